@@ -1,0 +1,51 @@
+# Vern: `make run` serves the demo on http://127.0.0.1:5000, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint typecheck translations messages bench clean help
+
+help:
+	@echo "make run    - set up .venv, migrate, sync courses, load the demo, serve on http://$(HOST):$(PORT)"
+	@echo "make test   - set up .venv with dev extras and run the whole test suite"
+	@echo "make lint   - ruff and mypy"
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
+	@touch $(VENV)/.installed $@
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -d translations -f -q
+
+run: $(VENV)/.installed translations
+	$(FLASK) lms db upgrade
+	$(FLASK) lms courses sync
+	$(FLASK) lms demo --if-empty
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: $(VENV)/.installed-dev translations
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check lms tests app.py migrations
+	$(BIN)/mypy
+	$(PYTHON) ../shared/tools/layers.py lms || true
+
+# Re-extract the UI strings after adding or changing any; then translate translations/nb.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l -o translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-location --ignore-obsolete
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,127 @@
+"""Vern: privacy and security training, quizzes and attestations as onboarding evidence."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask, Response, g
+
+from lms import clock
+from lms.config import PROJECT_ROOT, Settings, development_secret_key
+from lms.db import Database
+from lms.extensions import babel, csrf, db_session, login_manager
+from lms.i18n import select_locale, select_timezone
+from lms.people.models import User
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+    """Build the web app; starts no scheduler and runs no migrations."""
+    settings = settings or Settings.from_env()
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(settings.instance_path),
+    )
+    _configure(app, settings)
+    app.extensions["lms.settings"] = settings
+    app.extensions["lms.db"] = database or Database(settings.database_url)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _install_request_lifecycle(app)
+
+    from lms.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from lms.cli import lms_group
+
+    app.cli.add_command(lms_group)
+    return app
+
+
+def _configure(app: Flask, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.secret_key or development_secret_key(settings.instance_path),
+        TESTING=settings.testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        SESSION_COOKIE_NAME="vern_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours),
+        # Remember-me is not offered; should it ever be, it must not outlive a working week.
+        REMEMBER_COOKIE_DURATION=timedelta(days=7),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE="UTC",
+        BABEL_TRANSLATION_DIRECTORIES=str(PROJECT_ROOT / "translations"),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the login session does
+    )
+
+
+def _init_extensions(app: Flask) -> None:
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "people.login"
+    login_manager.login_message = ""
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(token: str) -> User | None:
+        from lms.people.service import user_for_login
+
+        return user_for_login(db_session(), token, clock.now())
+
+
+def _register_blueprints(app: Flask) -> None:
+    from lms.people.views import bp as people_bp
+    from lms.training.views import bp as training_bp
+
+    app.register_blueprint(people_bp)
+    app.register_blueprint(training_bp)
+
+
+def _install_request_lifecycle(app: Flask) -> None:
+    @app.after_request
+    def finish_unit_of_work(response: Response) -> Response:
+        # The request's one commit: successful responses keep their writes, errors keep none.
+        session = g.get("db_session")
+        if session is not None:
+            if response.status_code < 400 and not g.get("rollback_only"):
+                session.commit()
+            else:
+                session.rollback()
+        for header, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(header, value)
+        return response
+
+    @app.teardown_request
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    @app.context_processor
+    def template_globals() -> dict[str, object]:
+        from lms.i18n import LANGUAGE_NAMES
+
+        return {"language_names": LANGUAGE_NAMES}
+
+
+__all__ = ["create_app"]

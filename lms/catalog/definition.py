@@ -1,0 +1,155 @@
+"""The in-memory shape of one course version, and its JSON form stored in the database."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+Texts = dict[str, str]  # language -> text
+
+QUESTION_TYPES = ("single", "multiple")
+
+
+@dataclass(frozen=True)
+class Option:
+    id: str
+    text: Texts
+    correct: bool
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    type: str
+    prompt: Texts
+    options: tuple[Option, ...]
+    explanation: Texts
+    department: str | None = None
+
+    @property
+    def correct_ids(self) -> frozenset[str]:
+        return frozenset(option.id for option in self.options if option.correct)
+
+    def option(self, option_id: str) -> Option | None:
+        return next((o for o in self.options if o.id == option_id), None)
+
+
+@dataclass(frozen=True)
+class Module:
+    slug: str
+    title: Texts
+    body: Texts
+    minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class CourseDefinition:
+    key: str
+    sha256: str
+    languages: tuple[str, ...]
+    title: Texts
+    summary: Texts
+    audience: tuple[str, ...] | None  # None means everyone
+    due_days: int
+    renew_every_days: int | None
+    pass_mark: int
+    questions_per_attempt: int
+    max_attempts: int | None
+    minor: bool
+    attestation: Texts
+    modules: tuple[Module, ...]
+    questions: tuple[Question, ...]
+
+    def language_for(self, preferred: str) -> str:
+        """The course language to show someone who prefers `preferred`."""
+        return preferred if preferred in self.languages else self.languages[0]
+
+    def module(self, slug: str) -> Module | None:
+        return next((m for m in self.modules if m.slug == slug), None)
+
+    def question(self, question_id: str) -> Question | None:
+        return next((q for q in self.questions if q.id == question_id), None)
+
+    def is_for_department(self, department_key: str | None) -> bool:
+        return self.audience is None or (
+            department_key is not None and department_key in self.audience
+        )
+
+    def questions_for(self, department_key: str | None) -> list[Question]:
+        """The bank a person of this department may be served: untagged plus their own."""
+        return [q for q in self.questions if q.department in (None, department_key)]
+
+    def statement_sha256(self, language: str) -> str:
+        return hashlib.sha256(self.attestation[language].encode("utf-8")).hexdigest()
+
+    def to_content(self) -> dict[str, Any]:
+        """A JSON-ready copy of everything, stored immutably per version."""
+        return {
+            "key": self.key,
+            "languages": list(self.languages),
+            "title": self.title,
+            "summary": self.summary,
+            "audience": None if self.audience is None else list(self.audience),
+            "due_days": self.due_days,
+            "renew_every_days": self.renew_every_days,
+            "pass_mark": self.pass_mark,
+            "questions_per_attempt": self.questions_per_attempt,
+            "max_attempts": self.max_attempts,
+            "minor": self.minor,
+            "attestation": self.attestation,
+            "modules": [
+                {"slug": m.slug, "title": m.title, "body": m.body, "minutes": m.minutes}
+                for m in self.modules
+            ],
+            "questions": [
+                {
+                    "id": q.id,
+                    "type": q.type,
+                    "department": q.department,
+                    "prompt": q.prompt,
+                    "explanation": q.explanation,
+                    "options": [
+                        {"id": o.id, "text": o.text, "correct": o.correct} for o in q.options
+                    ],
+                }
+                for q in self.questions
+            ],
+        }
+
+    @classmethod
+    def from_content(cls, sha256: str, content: dict[str, Any]) -> CourseDefinition:
+        audience = content["audience"]
+        return cls(
+            key=content["key"],
+            sha256=sha256,
+            languages=tuple(content["languages"]),
+            title=content["title"],
+            summary=content["summary"],
+            audience=None if audience is None else tuple(audience),
+            due_days=content["due_days"],
+            renew_every_days=content["renew_every_days"],
+            pass_mark=content["pass_mark"],
+            questions_per_attempt=content["questions_per_attempt"],
+            max_attempts=content["max_attempts"],
+            minor=content["minor"],
+            attestation=content["attestation"],
+            modules=tuple(
+                Module(slug=m["slug"], title=m["title"], body=m["body"], minutes=m["minutes"])
+                for m in content["modules"]
+            ),
+            questions=tuple(
+                Question(
+                    id=q["id"],
+                    type=q["type"],
+                    department=q["department"],
+                    prompt=q["prompt"],
+                    explanation=q["explanation"],
+                    options=tuple(
+                        Option(id=o["id"], text=o["text"], correct=o["correct"])
+                        for o in q["options"]
+                    ),
+                )
+                for q in content["questions"]
+            ),
+        )

@@ -1,0 +1,100 @@
+"""The `lms` command group: thin wrappers over services."""
+
+from __future__ import annotations
+
+import click
+from flask import current_app
+
+from lms import clock
+from lms.catalog.loader import CourseFileError, load_catalog
+from lms.catalog.service import sync_catalog
+from lms.extensions import database, settings
+from lms.training.service import assign_courses, move_unstarted_to_current_versions
+
+
+@click.group("lms")
+def lms_group() -> None:
+    """Vern administration commands."""
+
+
+@lms_group.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations."""
+    from lms.migrate import upgrade
+
+    settings().instance_path.mkdir(parents=True, exist_ok=True)
+    upgrade(settings().database_url, revision)
+    click.echo(f"database at revision {revision}")
+
+
+@lms_group.group("courses")
+def courses_group() -> None:
+    """Course files under courses/."""
+
+
+def _load_or_exit() -> list:  # type: ignore[type-arg]
+    try:
+        return load_catalog(settings().courses_path)
+    except CourseFileError as error:
+        for problem in error.problems:
+            click.echo(f"error: {problem}", err=True)
+        count = len(error.problems)
+        click.echo(f"{count} problem{'s' if count != 1 else ''}; nothing was loaded", err=True)
+        raise SystemExit(1) from None
+
+
+@courses_group.command("check")
+def courses_check() -> None:
+    """Validate every course; print file:line: problem and exit 1 on any error."""
+    courses = _load_or_exit()
+    for course in courses:
+        click.echo(
+            f"ok  {course.key:<28} {course.sha256[:12]}  {len(course.modules)} modules, "
+            f"{len(course.questions)} questions, {', '.join(course.languages)}"
+        )
+    click.echo(f"{len(courses)} courses valid")
+
+
+@courses_group.command("sync")
+def courses_sync() -> None:
+    """Store new course versions and assign courses to everyone they are meant for."""
+    courses = _load_or_exit()
+    now = clock.now()
+    with database().transaction() as session:
+        report = sync_catalog(session, courses, now)
+        moved = move_unstarted_to_current_versions(session)
+        assigned = assign_courses(session, now)
+    for key in report.new_courses:
+        click.echo(f"new course      {key}")
+    for key in report.new_versions:
+        click.echo(f"new version     {key}")
+    click.echo(
+        f"{len(report.unchanged)} unchanged, {assigned} assignments created, "
+        f"{moved} unstarted assignments moved to the current version"
+    )
+
+
+@lms_group.command("demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing if anyone exists already.")
+def demo(if_empty: bool) -> None:
+    """Create a demo organisation and print its logins (refused in production)."""
+    from lms.admin.demo import DEMO_PASSWORD, DemoRefused, create_demo
+
+    if settings().is_production:
+        raise click.ClickException("the demo organisation is never created in production")
+    try:
+        with database().transaction() as session:
+            people = create_demo(session, clock.now(), skip_if_people=if_empty)
+    except DemoRefused as refused:
+        click.echo(str(refused))
+        return
+    click.echo(f"Demo organisation created. Every demo login uses the password: {DEMO_PASSWORD}")
+    for email, description in people:
+        click.echo(f"  {email:<32} {description}")
+    current_app.logger.info("demo organisation created")

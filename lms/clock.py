@@ -1,0 +1,28 @@
+"""The one place that says what time it is, so tests and simulations can move time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+_source: Callable[[], datetime] | None = None
+
+
+def now() -> datetime:
+    """Current time as an aware UTC datetime."""
+    if _source is not None:
+        return _source().astimezone(UTC)
+    return datetime.now(UTC)
+
+
+def set_source(source: Callable[[], datetime] | None) -> None:
+    """Replace the time source (None restores the real clock)."""
+    global _source
+    _source = source
+
+
+def as_utc(value: datetime) -> datetime:
+    """Treat a naive datetime read back from SQLite as UTC; convert aware ones."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)

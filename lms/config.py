@@ -1,0 +1,101 @@
+"""Typed, frozen settings read once from LMS_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """Raised when the environment describes a configuration that must not start."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs to know about its environment; never mutated after start-up."""
+
+    env: str = "development"
+    secret_key: str = ""
+    database_url: str = ""
+    instance_path: Path = PROJECT_ROOT / "instance"
+    courses_path: Path = PROJECT_ROOT / "courses"
+    base_url: str = "http://127.0.0.1:5000"
+    secure_cookies: bool = False
+    session_hours: int = 12
+    default_locale: str = "en"
+    default_timezone: str = "Europe/Oslo"
+    languages: tuple[str, ...] = ("en", "nb")
+    testing: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Build settings from LMS_* variables, with embedded defaults for a bare machine."""
+        env = dict(os.environ if environ is None else environ)
+        instance_path = Path(env.get("LMS_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        settings = cls(
+            env=env.get("LMS_ENV", "development"),
+            secret_key=env.get("LMS_SECRET_KEY", ""),
+            database_url=env.get("LMS_DATABASE_URL")
+            or f"sqlite:///{instance_path / 'vern.sqlite3'}",
+            instance_path=instance_path,
+            courses_path=Path(env.get("LMS_COURSES_PATH") or PROJECT_ROOT / "courses"),
+            base_url=env.get("LMS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+            secure_cookies=_flag(env.get("LMS_SECURE_COOKIES")),
+            session_hours=_int(env, "LMS_SESSION_HOURS", 12),
+            default_locale=env.get("LMS_DEFAULT_LOCALE", "en"),
+            default_timezone=env.get("LMS_DEFAULT_TIMEZONE", "Europe/Oslo"),
+        )
+        return settings.validated()
+
+    def with_overrides(self, **changes: Any) -> Settings:
+        """Return a copy with some fields replaced (tests and tools use this)."""
+        return replace(self, **changes).validated()
+
+    def validated(self) -> Settings:
+        """Refuse configurations that must not run, e.g. production without a secret key."""
+        if self.env not in {"development", "production", "testing"}:
+            raise ConfigError(f"LMS_ENV must be development, production or testing: {self.env!r}")
+        if self.default_locale not in self.languages:
+            raise ConfigError(f"LMS_DEFAULT_LOCALE must be one of {', '.join(self.languages)}")
+        if self.is_production and len(self.secret_key) < 32:
+            raise ConfigError(
+                "LMS_SECRET_KEY must be set (at least 32 characters) when LMS_ENV=production"
+            )
+        return self
+
+
+def development_secret_key(instance_path: Path) -> str:
+    """A random key kept in instance/ so development sessions survive restarts."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text(encoding="utf-8").strip()
+    key = secrets.token_hex(32)
+    key_file.write_text(key, encoding="utf-8")
+    key_file.chmod(0o600)
+    return key

@@ -1,0 +1,35 @@
+"""Flask extensions and the per-request database session."""
+
+from __future__ import annotations
+
+from flask import current_app, g
+from flask_babel import Babel
+from flask_login import LoginManager
+from flask_wtf import CSRFProtect
+from sqlalchemy.orm import Session
+
+from lms.config import Settings
+from lms.db import Database
+
+babel = Babel()
+csrf = CSRFProtect()
+login_manager = LoginManager()
+
+
+def settings() -> Settings:
+    """The running app's settings."""
+    value: Settings = current_app.extensions["lms.settings"]
+    return value
+
+
+def database() -> Database:
+    value: Database = current_app.extensions["lms.db"]
+    return value
+
+
+def db_session() -> Session:
+    """The session of the current request: one per request, committed once at its end."""
+    if "db_session" not in g:
+        g.db_session = database().new_session()
+    session: Session = g.db_session
+    return session

@@ -1,0 +1,11 @@
+"""Imports every model module so the metadata is complete (migrations, schema checks)."""
+
+from __future__ import annotations
+
+from lms.audit import models as audit_models
+from lms.catalog import models as catalog_models
+from lms.db import Base
+from lms.people import models as people_models
+from lms.training import models as training_models
+
+__all__ = ["Base", "audit_models", "catalog_models", "people_models", "training_models"]

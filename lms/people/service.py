@@ -1,0 +1,211 @@
+"""People and login services: take a Session and plain values, flush, never commit."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lms.people.models import Department, LoginSession, Role, User, UserRole
+
+MIN_PASSWORD_LENGTH = 12
+# A real hash to compare against when the email is unknown, so a wrong email and a wrong
+# password take the same time and cannot be told apart.
+_DUMMY_HASH = generate_password_hash("not-a-real-password-" + secrets.token_hex(8))
+
+
+class PeopleError(Exception):
+    """A request about people that cannot be carried out; the message is safe to show."""
+
+
+class DuplicateEmail(PeopleError):
+    pass
+
+
+class UnknownDepartment(PeopleError):
+    pass
+
+
+class ReportingCycle(PeopleError):
+    pass
+
+
+class WeakPassword(PeopleError):
+    pass
+
+
+class InvalidCredentials(PeopleError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoginStarted:
+    token: str
+    expires_at: datetime
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def get_or_create_department(session: Session, key: str, name: str) -> Department:
+    """Find a department by key, creating it with `name` if it does not exist yet."""
+    department = session.scalar(select(Department).where(Department.key == key))
+    if department is None:
+        department = Department(key=key, name=name)
+        session.add(department)
+        session.flush()
+    return department
+
+
+def department_by_key(session: Session, key: str) -> Department:
+    department = session.scalar(select(Department).where(Department.key == key))
+    if department is None:
+        raise UnknownDepartment(f"No department with key {key!r}")
+    return department
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    full_name: str,
+    now: datetime,
+    department: Department | None = None,
+    manager: User | None = None,
+    start_date: date | None = None,
+    locale: str = "en",
+    timezone: str = "Europe/Oslo",
+    password: str | None = None,
+    roles: frozenset[Role] = frozenset(),
+) -> User:
+    """Create an active user; the email must be unused."""
+    email = normalise_email(email)
+    if session.scalar(select(exists().where(User.email == email))):
+        raise DuplicateEmail(f"A user with email {email} already exists")
+    user = User(
+        email=email,
+        full_name=" ".join(full_name.split()),
+        department=department,
+        manager=manager,
+        start_date=start_date,
+        locale=locale,
+        timezone=timezone,
+        active=True,
+        created_at=now,
+    )
+    user.role_grants = [UserRole(role=str(role)) for role in sorted(roles)]
+    if password is not None:
+        set_password(user, password)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def set_manager(session: Session, user: User, manager: User | None) -> None:
+    """Change a user's manager, refusing a reporting chain that would loop."""
+    cursor = manager
+    while cursor is not None:
+        if cursor.id == user.id:
+            raise ReportingCycle(f"{user.full_name} cannot report to someone in their own line")
+        cursor = cursor.manager
+    user.manager = manager
+    session.flush()
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = generate_password_hash(password)
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """Return the active user with these credentials or raise InvalidCredentials."""
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    password_ok = check_password_hash(stored, password)
+    if user is None or not user.password_hash or not password_ok or not user.active:
+        raise InvalidCredentials("Wrong email or password")
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def start_login(
+    session: Session,
+    user: User,
+    *,
+    now: datetime,
+    lifetime: timedelta,
+    ip: str | None,
+    user_agent: str | None,
+) -> LoginStarted:
+    """Open a new server-side login session; only its hash is stored."""
+    token = secrets.token_urlsafe(32)
+    expires_at = now + lifetime
+    session.add(
+        LoginSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=expires_at,
+            ip=ip,
+            user_agent=(user_agent or "")[:400] or None,
+        )
+    )
+    session.flush()
+    user.attach_login_token(token)
+    return LoginStarted(token=token, expires_at=expires_at)
+
+
+def user_for_login(session: Session, token: str, now: datetime) -> User | None:
+    """The active user behind a live login-session token, or None if it ended or expired."""
+    row = session.execute(
+        select(LoginSession, User)
+        .join(User, User.id == LoginSession.user_id)
+        .where(
+            LoginSession.token_hash == _token_hash(token),
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > now,
+            User.active.is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    user = row[1]
+    user.attach_login_token(token)
+    return user
+
+
+def end_login(session: Session, token: str, now: datetime) -> None:
+    """End one login session (logout)."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _token_hash(token), LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def end_all_logins(session: Session, user: User, now: datetime) -> None:
+    """End every login session of a user (deactivation, password change)."""
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
+def has_reports(session: Session, user: User) -> bool:
+    return bool(session.scalar(select(exists().where(User.manager_id == user.id))))
+
+
+def change_preferences(user: User, *, locale: str, timezone: str) -> None:
+    user.locale = locale
+    user.timezone = timezone

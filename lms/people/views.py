@@ -1,0 +1,102 @@
+"""Login, logout and personal preferences."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from lms import clock
+from lms.audit.service import record
+from lms.errors import mark_rollback
+from lms.extensions import db_session, settings
+from lms.people import service
+from lms.people.forms import LoginForm, PreferencesForm
+
+bp = Blueprint("people", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths may be used as the after-login destination."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
+            return target
+    return url_for("training.my_training")
+
+
+def _client_ip() -> str | None:
+    return request.remote_addr
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("training.my_training"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        db = db_session()
+        now = clock.now()
+        try:
+            user = service.authenticate(db, form.email.data or "", form.password.data or "")
+        except service.InvalidCredentials:
+            record(db, action="login.failed", now=now, ip=_client_ip(), email=form.email.data)
+            form.password.errors.append(_("Wrong email or password."))
+            return render_template("people/login.html", form=form), 200
+        service.start_login(
+            db,
+            user,
+            now=now,
+            lifetime=timedelta(hours=settings().session_hours),
+            ip=_client_ip(),
+            user_agent=request.user_agent.string,
+        )
+        record(
+            db, action="login", now=now, actor_id=user.id, subject_user_id=user.id, ip=_client_ip()
+        )
+        # A fresh cookie at login: nothing from before the login (fixation) survives.
+        session.clear()
+        session.permanent = True
+        login_user(user, remember=False)
+        return redirect(_safe_next(request.args.get("next")))
+    if form.is_submitted():
+        mark_rollback()
+    return render_template("people/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout() -> ResponseReturnValue:
+    db = db_session()
+    token = current_user.get_id()
+    if token:
+        service.end_login(db, token, clock.now())
+    record(
+        db,
+        action="logout",
+        now=clock.now(),
+        actor_id=current_user.id,
+        subject_user_id=current_user.id,
+    )
+    logout_user()
+    session.clear()
+    flash(_("You are signed out."), "info")
+    return redirect(url_for("people.login"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def preferences() -> ResponseReturnValue:
+    form = PreferencesForm(obj=current_user)
+    if form.validate_on_submit():
+        service.change_preferences(
+            current_user, locale=form.locale.data or "en", timezone=form.timezone.data or "UTC"
+        )
+        db_session().flush()
+        flash(_("Your preferences are saved."), "success")
+        return redirect(url_for("people.preferences"))
+    return render_template("people/preferences.html", form=form)

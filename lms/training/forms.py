@@ -1,0 +1,21 @@
+"""Forms of the employee path; the quiz's answers are parsed by the service, not by WTForms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, StringField
+from wtforms.validators import DataRequired, Length
+
+
+class CsrfOnlyForm(FlaskForm):
+    """A button that changes something (start a quiz, submit answers) still needs CSRF."""
+
+
+class AttestationForm(FlaskForm):
+    statement_sha256 = HiddenField()
+    agree = BooleanField(_l("I have read the statement above and agree to follow it"))
+    typed_name = StringField(
+        _l("Your full name"),
+        validators=[DataRequired(_l("Type your full name to sign.")), Length(max=200)],
+    )

@@ -1,0 +1,117 @@
+"""Assignments, module progress, quiz attempts and the append-only attestations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from lms.catalog.models import Course, CourseVersion
+from lms.db import Base, UTCDateTime
+from lms.people.models import User
+
+
+class Assignment(Base):
+    """One person's duty to complete one course, per cycle (recertification opens a new one)."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id", "cycle"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    course_version_id: Mapped[int] = mapped_column(ForeignKey("course_versions.id"))
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_on: Mapped[date] = mapped_column(Date)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship()
+    course: Mapped[Course] = relationship()
+    course_version: Mapped[CourseVersion] = relationship(lazy="joined")
+
+
+class ModuleView(Base):
+    __tablename__ = "module_views"
+    __table_args__ = (UniqueConstraint("assignment_id", "module_slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    module_slug: Mapped[str] = mapped_column(String(64))
+    viewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QuizAttempt(Base):
+    """Exactly what was served to one person, what they answered and how it was graded."""
+
+    __tablename__ = "quiz_attempts"
+    __table_args__ = (UniqueConstraint("assignment_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(8))
+    # [{"question": id, "options": [option ids in the order shown]}]
+    served: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # {"question id": [chosen option ids]}
+    answers: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
+    correct_count: Mapped[int | None] = mapped_column(Integer)
+    score_percent: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class Attestation(Base):
+    """A signed statement binding a person to one course version; append-only, hash-chained."""
+
+    __tablename__ = "attestations"
+    __table_args__ = (UniqueConstraint("assignment_id"), UniqueConstraint("prev_hash"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    quiz_attempt_id: Mapped[int] = mapped_column(ForeignKey("quiz_attempts.id"))
+    course_key: Mapped[str] = mapped_column(String(64))
+    version_sha256: Mapped[str] = mapped_column(String(64))
+    language: Mapped[str] = mapped_column(String(8))
+    statement_sha256: Mapped[str] = mapped_column(String(64))
+    statement: Mapped[str] = mapped_column(Text)
+    score_percent: Mapped[int] = mapped_column(Integer)
+    typed_name: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class AttestationImmutable(RuntimeError):
+    """Raised when code tries to change or delete a stored attestation."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_attestation_changes(session: Session, _context: Any, _instances: Any) -> None:
+    # The database refuses it too (triggers in the migration); this names the culprit early.
+    for obj in session.deleted:
+        if isinstance(obj, Attestation):
+            raise AttestationImmutable(f"attestation {obj.id} cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, Attestation) and session.is_modified(obj):
+            raise AttestationImmutable(f"attestation {obj.id} cannot be changed")
