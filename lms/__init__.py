@@ -119,9 +119,11 @@ def _install_request_lifecycle(app: Flask) -> None:
 
     @app.context_processor
     def template_globals() -> dict[str, object]:
+        from flask_babel import get_locale
+
         from lms.i18n import LANGUAGE_NAMES
 
-        return {"language_names": LANGUAGE_NAMES}
+        return {"language_names": LANGUAGE_NAMES, "get_locale": get_locale}
 
 
 __all__ = ["create_app"]

@@ -1,0 +1,44 @@
+"""People with passwords and a synced course, for tests that go through HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from lms.catalog.definition import CourseDefinition
+from lms.people.models import User
+from lms.training.service import assign_courses
+from tests import factories
+
+
+@pytest.fixture
+def course(session: Session, courses_root: Path, now: datetime) -> CourseDefinition:
+    return factories.synced_course(session, courses_root, now)
+
+
+@pytest.fixture
+def employee(session: Session, now: datetime, course: CourseDefinition) -> User:
+    person = factories.user(
+        session,
+        now,
+        name="Kari Nordmann",
+        email="kari@example.test",
+        password=factories.PASSWORD,
+        department=factories.department(session, "sales"),
+    )
+    assign_courses(session, now)
+    session.commit()  # releases the test's savepoint so requests see the rows
+    return person
+
+
+@pytest.fixture
+def colleague(session: Session, now: datetime, course: CourseDefinition) -> User:
+    person = factories.user(
+        session, now, name="Ola Nordmann", email="ola@example.test", password=factories.PASSWORD
+    )
+    assign_courses(session, now)
+    session.commit()
+    return person
