@@ -26,7 +26,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	@touch $(VENV)/.installed $@
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -d translations -f -q
+	$(BIN)/pybabel compile -d translations -f
 
 run: $(VENV)/.installed translations
 	$(FLASK) lms db upgrade
@@ -40,7 +40,7 @@ test: $(VENV)/.installed-dev translations
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check lms tests app.py migrations
 	$(BIN)/mypy
-	$(PYTHON) ../shared/tools/layers.py lms || true
+	@if [ -f ../shared/tools/layers.py ]; then $(BIN)/python ../shared/tools/layers.py lms; fi
 
 # Re-extract the UI strings after adding or changing any; then translate translations/nb.
 messages: $(VENV)/.installed

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from lms import clock
+from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.catalog.service import sync_catalog
 from lms.extensions import database, settings
 from lms.training.service import assign_courses, move_unstarted_to_current_versions
 
 
-@click.group("lms")
+@click.group("lms", cls=AppGroup)
 def lms_group() -> None:
     """Vern administration commands."""
 
@@ -38,7 +40,7 @@ def courses_group() -> None:
     """Course files under courses/."""
 
 
-def _load_or_exit() -> list:  # type: ignore[type-arg]
+def _load_or_exit() -> list[CourseDefinition]:
     try:
         return load_catalog(settings().courses_path)
     except CourseFileError as error:

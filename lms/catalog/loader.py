@@ -292,13 +292,14 @@ def _read_modules(
         bodies: Texts = {}
         minutes: int | None = None
         for language in languages:
-            path = found.get((slug, language))
-            if path is None:
+            module_path = found.get((slug, language))
+            if module_path is None:
                 course_reader.problem(
                     line, f"module {slug!r} has no file modules/{slug}.{language}.md"
                 )
                 continue
-            read = _read_module_file(path, f"{display_root}/modules/{path.name}", problems)
+            display = f"{display_root}/modules/{module_path.name}"
+            read = _read_module_file(module_path, display, problems)
             if read is not None:
                 titles[language], module_minutes, bodies[language] = read
                 minutes = minutes or module_minutes

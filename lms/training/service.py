@@ -147,7 +147,8 @@ def move_unstarted_to_current_versions(session: Session) -> int:
         )
     ).all()
     for assignment, current_version_id in rows:
-        assignment.course_version_id = current_version_id
+        if current_version_id is not None:  # the join guarantees it; this narrows the type
+            assignment.course_version_id = current_version_id
     session.flush()
     return len(rows)
 

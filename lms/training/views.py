@@ -46,7 +46,7 @@ def _message_for(error: service.TrainingError) -> str:
 
 
 def _user() -> User:
-    user: User = current_user._get_current_object()  # type: ignore[attr-defined]
+    user: User = current_user._get_current_object()
     return user
 
 

@@ -104,7 +104,7 @@ def test_whole_path_fail_pass_sign_and_confirm(
     assert "Because" in result  # explanations are shown
 
     url = _start_quiz(signed_in, course)
-    assert url.endswith("/attempts/2")
+    assert "Quiz, attempt 2" in _text(client.get(url))
     response = signed_in.post(url, _answer_positions(session, url, course, right=True))
     assert "You passed with 100%" in _text(client.get(response.headers["Location"]))
 

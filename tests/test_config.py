@@ -1,0 +1,53 @@
+"""Settings come from LMS_* variables; production refuses to start without a real secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lms.config import ConfigError, Settings
+
+
+def test_embedded_defaults_use_sqlite_under_instance(tmp_path: Path) -> None:
+    settings = Settings.from_env({"LMS_INSTANCE_PATH": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'vern.sqlite3'}"
+    assert not settings.is_production
+    assert not settings.secure_cookies
+
+
+def test_values_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "LMS_DATABASE_URL": "postgresql+psycopg://vern@db/vern",
+            "LMS_SECURE_COOKIES": "1",
+            "LMS_SESSION_HOURS": "8",
+            "LMS_DEFAULT_LOCALE": "nb",
+        }
+    )
+    assert settings.database_url == "postgresql+psycopg://vern@db/vern"
+    assert settings.secure_cookies
+    assert settings.session_hours == 8
+    assert settings.default_locale == "nb"
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings.from_env({})
+    with pytest.raises(AttributeError):
+        settings.env = "production"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("secret", ["", "too-short"])
+def test_production_refuses_to_start_without_a_secret_key(secret: str) -> None:
+    with pytest.raises(ConfigError, match="LMS_SECRET_KEY"):
+        Settings.from_env({"LMS_ENV": "production", "LMS_SECRET_KEY": secret})
+
+
+def test_production_starts_with_a_secret_key() -> None:
+    settings = Settings.from_env({"LMS_ENV": "production", "LMS_SECRET_KEY": "s" * 48})
+    assert settings.is_production
+
+
+def test_bad_numbers_are_named() -> None:
+    with pytest.raises(ConfigError, match="LMS_SESSION_HOURS"):
+        Settings.from_env({"LMS_SESSION_HOURS": "twelve"})

@@ -1,0 +1,14 @@
+"""The migrations produce exactly the schema the models describe (no drift)."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
+from lms.models import Base
+
+
+def test_migrated_schema_matches_the_models(connection: Connection) -> None:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    assert compare_metadata(context, Base.metadata) == []
