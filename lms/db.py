@@ -47,6 +47,26 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+class AppendOnlyViolation(RuntimeError):
+    """Raised when code tries to change or delete a row of an append-only table."""
+
+
+class AppendOnly:
+    """Mixin for evidence rows that are written once and never changed or deleted.
+
+    The database refuses it too (triggers in the migrations); this names the culprit early."""
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes_to_append_only_rows(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in session.deleted:
+        if isinstance(obj, AppendOnly):
+            raise AppendOnlyViolation(f"{type(obj).__name__} rows cannot be deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AppendOnly) and session.is_modified(obj):
+            raise AppendOnlyViolation(f"{type(obj).__name__} rows cannot be changed")
+
+
 def _configure_sqlite(engine: Engine) -> None:
     # pysqlite's own transaction handling breaks SAVEPOINT and defers BEGIN; take it over so
     # transactions, savepoints and foreign keys behave as on PostgreSQL.

@@ -17,23 +17,35 @@ DEMO_DOMAIN = "demo.vern.example"
 
 DEPARTMENTS = {
     "management": "Management",
-    "people": "People & HR",
+    "hr": "People & HR",
+    "finance": "Finance",
+    "legal": "Legal",
+    "procurement": "Procurement",
     "sales": "Sales",
+    "customer-success": "Customer success",
     "support": "Customer support",
+    "marketing": "Marketing",
     "engineering": "Engineering",
 }
 
 # email local part, name, department, manager, days since start, locale, roles
 PEOPLE: list[tuple[str, str, str, str | None, int, str, frozenset[Role]]] = [
     ("ceo", "Ingrid Solberg", "management", None, 900, "nb", frozenset()),
-    ("admin", "Amir Haddad", "management", "ceo", 700, "en", frozenset({Role.ADMIN})),
-    ("hr", "Hanne Lie", "people", "ceo", 600, "nb", frozenset({Role.HR})),
+    ("admin", "Amir Haddad", "legal", "ceo", 700, "en", frozenset({Role.ADMIN})),
+    ("legal1", "Nora Bakke", "legal", "admin", 40, "nb", frozenset()),
+    ("hr", "Hanne Lie", "hr", "ceo", 600, "nb", frozenset({Role.HR})),
+    ("hr1", "Jamal Osman", "hr", "hr", 20, "en", frozenset()),
+    ("cfo", "Per Aasen", "finance", "ceo", 650, "nb", frozenset()),
+    ("finance1", "Lena Fischer", "finance", "cfo", 9, "en", frozenset()),
+    ("procurement1", "Silje Moe", "procurement", "cfo", 75, "nb", frozenset()),
     ("sales.lead", "Marta Kowalska", "sales", "ceo", 500, "en", frozenset()),
     ("sales1", "Ola Nordmann", "sales", "sales.lead", 45, "nb", frozenset()),
     ("sales2", "Emily Carter", "sales", "sales.lead", 12, "en", frozenset()),
+    ("cs1", "Fatima Khan", "customer-success", "sales.lead", 52, "en", frozenset()),
     ("support.lead", "Jonas Berg", "support", "ceo", 420, "nb", frozenset()),
     ("support1", "Sofia Rossi", "support", "support.lead", 58, "en", frozenset()),
     ("support2", "Kari Nilsen", "support", "support.lead", 3, "nb", frozenset()),
+    ("marketing1", "Elias Strand", "marketing", "ceo", 35, "nb", frozenset()),
     ("cto", "Lars Eriksen", "engineering", "ceo", 800, "en", frozenset()),
     ("eng.lead", "Priya Natarajan", "engineering", "cto", 300, "en", frozenset()),
     ("dev1", "Mikkel Hansen", "engineering", "eng.lead", 30, "nb", frozenset()),
@@ -47,6 +59,7 @@ PROGRESS = {
     "ceo": "complete",
     "admin": "complete",
     "hr": "complete",
+    "cfo": "complete",
     "sales.lead": "complete",
     "sales1": "passed",
     "support.lead": "complete",
@@ -54,6 +67,9 @@ PROGRESS = {
     "cto": "complete",
     "eng.lead": "complete",
     "dev1": "complete",
+    "legal1": "passed",
+    "procurement1": "complete",
+    "cs1": "viewed",
 }
 
 
@@ -65,10 +81,10 @@ def _email(local: str) -> str:
     return f"{local}@{DEMO_DOMAIN}"
 
 
-def _describe(user: User) -> str:
-    roles = ", ".join(sorted(str(r) for r in user.roles)) or "employee"
+def _describe(user: User, is_manager: bool) -> str:
+    roles = sorted(str(r) for r in user.roles) + (["manager"] if is_manager else [])
     department = user.department.name if user.department else "-"
-    return f"{user.full_name} ({department}; {roles})"
+    return f"{user.full_name} ({department}; {', '.join(roles) or 'employee'})"
 
 
 def _walk_course(
@@ -141,4 +157,5 @@ def create_demo(
         user = users[local]
         for progress in training.my_training(session, user, now.date()):
             _walk_course(session, user, progress.definition.key, level, now, rng)
-    return [(user.email, _describe(user)) for user in users.values()]
+    managers = {manager for _, _, _, manager, *_ in PEOPLE if manager}
+    return [(users[local].email, _describe(users[local], local in managers)) for local in users]

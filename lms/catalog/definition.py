@@ -43,6 +43,43 @@ class Module:
     minutes: int | None = None
 
 
+EVERYONE = "all"
+MANAGERS = "managers"
+RESERVED_AUDIENCE_WORDS = frozenset({EVERYONE, MANAGERS})
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who a course is for: everyone, or some departments and/or anyone who manages people."""
+
+    everyone: bool = False
+    managers: bool = False
+    departments: tuple[str, ...] = ()
+
+    def includes(self, department_key: str | None, is_manager: bool) -> bool:
+        """Audiences add up: a sales manager is in the sales and the managers' audience."""
+        return (
+            self.everyone
+            or (self.managers and is_manager)
+            or (department_key is not None and department_key in self.departments)
+        )
+
+    def to_content(self) -> dict[str, Any]:
+        return {
+            "everyone": self.everyone,
+            "managers": self.managers,
+            "departments": list(self.departments),
+        }
+
+    @classmethod
+    def from_content(cls, content: dict[str, Any]) -> Audience:
+        return cls(
+            everyone=content["everyone"],
+            managers=content["managers"],
+            departments=tuple(content["departments"]),
+        )
+
+
 @dataclass(frozen=True)
 class CourseDefinition:
     key: str
@@ -50,7 +87,7 @@ class CourseDefinition:
     languages: tuple[str, ...]
     title: Texts
     summary: Texts
-    audience: tuple[str, ...] | None  # None means everyone
+    audience: Audience
     due_days: int
     renew_every_days: int | None
     pass_mark: int
@@ -71,10 +108,8 @@ class CourseDefinition:
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions if q.id == question_id), None)
 
-    def is_for_department(self, department_key: str | None) -> bool:
-        return self.audience is None or (
-            department_key is not None and department_key in self.audience
-        )
+    def is_for(self, department_key: str | None, is_manager: bool) -> bool:
+        return self.audience.includes(department_key, is_manager)
 
     def questions_for(self, department_key: str | None) -> list[Question]:
         """The bank a person of this department may be served: untagged plus their own."""
@@ -90,7 +125,7 @@ class CourseDefinition:
             "languages": list(self.languages),
             "title": self.title,
             "summary": self.summary,
-            "audience": None if self.audience is None else list(self.audience),
+            "audience": self.audience.to_content(),
             "due_days": self.due_days,
             "renew_every_days": self.renew_every_days,
             "pass_mark": self.pass_mark,
@@ -119,14 +154,13 @@ class CourseDefinition:
 
     @classmethod
     def from_content(cls, sha256: str, content: dict[str, Any]) -> CourseDefinition:
-        audience = content["audience"]
         return cls(
             key=content["key"],
             sha256=sha256,
             languages=tuple(content["languages"]),
             title=content["title"],
             summary=content["summary"],
-            audience=None if audience is None else tuple(audience),
+            audience=Audience.from_content(content["audience"]),
             due_days=content["due_days"],
             renew_every_days=content["renew_every_days"],
             pass_mark=content["pass_mark"],

@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from lms.catalog.definition import (
+    EVERYONE,
+    MANAGERS,
     QUESTION_TYPES,
+    Audience,
     CourseDefinition,
     Module,
     Option,
@@ -188,23 +191,32 @@ def _read_languages(course: LineDict, reader: _FileReader) -> tuple[str, ...]:
     return tuple(languages)
 
 
-def _read_audience(course: LineDict, reader: _FileReader) -> tuple[str, ...] | None:
+def _read_audience(course: LineDict, reader: _FileReader) -> Audience:
     value = course.get("audience")
     line = course.line_of("audience")
-    if value == "all":
-        return None
+    if value == EVERYONE:
+        return Audience(everyone=True)
+    if value == MANAGERS:
+        return Audience(managers=True)
     if not isinstance(value, LineList) or not value:
-        reader.problem(line, "audience must be 'all' or a non-empty list of department keys")
-        return ()
+        reader.problem(
+            line, "audience must be 'all', 'managers' or a non-empty list of department keys"
+        )
+        return Audience()
     keys: list[str] = []
+    managers = False
     for item, item_line in zip(value, value.item_lines, strict=True):
-        if not isinstance(item, str) or not KEY_PATTERN.match(item):
+        if item == MANAGERS:
+            managers = True
+        elif item == EVERYONE:
+            reader.problem(item_line, "'all' cannot be combined with other audiences")
+        elif not isinstance(item, str) or not KEY_PATTERN.match(item):
             reader.problem(item_line, f"department key {item!r} is not a valid key")
         elif item in keys:
             reader.problem(item_line, f"department {item!r} is listed twice")
         else:
             keys.append(item)
-    return tuple(keys)
+    return Audience(managers=managers, departments=tuple(keys))
 
 
 def _read_module_order(course: LineDict, reader: _FileReader) -> list[tuple[str, int]]:
@@ -442,7 +454,7 @@ def load_course(course_dir: Path, display_root: str | None = None) -> CourseDefi
     title = reader.texts(course, "title", languages, "course.yaml")
     summary = reader.texts(course, "summary", languages, "course.yaml")
     attestation = reader.texts(course, "attestation", languages, "course.yaml")
-    audience = _read_audience(course, reader) if "audience" in course else ()
+    audience = _read_audience(course, reader) if "audience" in course else Audience()
     due_days = reader.integer(course, "due_days", 1, 3650)
     renew_every_days = reader.integer(course, "renew_every_days", 1, 3650)
     pass_mark = reader.integer(course, "pass_mark", 0, 100)

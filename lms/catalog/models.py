@@ -9,7 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.definition import CourseDefinition
-from lms.db import Base, UTCDateTime
+from lms.db import AppendOnly, Base, UTCDateTime
 
 
 class Course(Base):
@@ -27,7 +27,7 @@ class Course(Base):
     )
 
 
-class CourseVersion(Base):
+class CourseVersion(AppendOnly, Base):
     """One exact version of a course's files; never changed once stored."""
 
     __tablename__ = "course_versions"

@@ -11,6 +11,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from lms.catalog.definition import RESERVED_AUDIENCE_WORDS
+from lms.catalog.loader import KEY_PATTERN
 from lms.people.models import Department, LoginSession, Role, User, UserRole
 
 MIN_PASSWORD_LENGTH = 12
@@ -53,10 +55,19 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+class InvalidDepartmentKey(PeopleError):
+    pass
+
+
 def get_or_create_department(session: Session, key: str, name: str) -> Department:
     """Find a department by key, creating it with `name` if it does not exist yet."""
     department = session.scalar(select(Department).where(Department.key == key))
     if department is None:
+        if not KEY_PATTERN.match(key) or key in RESERVED_AUDIENCE_WORDS:
+            raise InvalidDepartmentKey(
+                f"{key!r} cannot be a department key: use lower-case letters, digits and "
+                "hyphens, and not the words 'all' or 'managers' (course audiences use them)"
+            )
         department = Department(key=key, name=name)
         session.add(department)
         session.flush()

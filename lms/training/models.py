@@ -14,12 +14,11 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    event,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.models import Course, CourseVersion
-from lms.db import Base, UTCDateTime
+from lms.db import AppendOnly, Base, UTCDateTime
 from lms.people.models import User
 
 
@@ -76,7 +75,7 @@ class QuizAttempt(Base):
     assignment: Mapped[Assignment] = relationship()
 
 
-class Attestation(Base):
+class Attestation(AppendOnly, Base):
     """A signed statement binding a person to one course version; append-only, hash-chained."""
 
     __tablename__ = "attestations"
@@ -100,18 +99,3 @@ class Attestation(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
     assignment: Mapped[Assignment] = relationship()
-
-
-class AttestationImmutable(RuntimeError):
-    """Raised when code tries to change or delete a stored attestation."""
-
-
-@event.listens_for(Session, "before_flush")
-def _refuse_attestation_changes(session: Session, _context: Any, _instances: Any) -> None:
-    # The database refuses it too (triggers in the migration); this names the culprit early.
-    for obj in session.deleted:
-        if isinstance(obj, Attestation):
-            raise AttestationImmutable(f"attestation {obj.id} cannot be deleted")
-    for obj in session.dirty:
-        if isinstance(obj, Attestation) and session.is_modified(obj):
-            raise AttestationImmutable(f"attestation {obj.id} cannot be changed")

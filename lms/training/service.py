@@ -110,13 +110,19 @@ def assign_courses(session: Session, now: datetime, user: User | None = None) ->
     if user is not None:
         existing_query = existing_query.where(Assignment.user_id == user.id)
     existing = {(row.user_id, row.course_id) for row in session.execute(existing_query)}
+    managers = set(
+        session.scalars(
+            select(User.manager_id).where(User.manager_id.is_not(None), User.active.is_(True))
+        )
+    )
+    definitions = [(course, version, version.definition) for course, version in courses]
     created = 0
     for person in users:
         department_key = person.department.key if person.department else None
-        for course, version in courses:
-            definition = version.definition
-            if (person.id, course.id) in existing or not definition.is_for_department(
-                department_key
+        is_manager = person.id in managers
+        for course, version, definition in definitions:
+            if (person.id, course.id) in existing or not definition.is_for(
+                department_key, is_manager
             ):
                 continue
             session.add(

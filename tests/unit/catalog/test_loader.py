@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from lms.catalog.definition import Audience
 from lms.catalog.loader import CourseFileError, load_catalog, load_course, version_sha256
 from lms.config import PROJECT_ROOT
 from tests.factories import course_files, write_course
@@ -24,7 +25,7 @@ def test_valid_course_loads_with_all_languages(tmp_path: Path) -> None:
     assert [m.slug for m in definition.modules] == ["first", "second"]
     assert definition.modules[0].title == {"en": "Module first", "nb": "Modul first"}
     assert len(definition.questions) == 6
-    assert definition.audience is None
+    assert definition.audience == Audience(everyone=True)
     assert definition.question("q6").correct_ids == {"right", "also"}
 
 
@@ -132,6 +133,26 @@ def test_key_must_match_folder(tmp_path: Path) -> None:
     files = course_files(key="other")
     found = problems_of(write_course(tmp_path, key="basics", files=files))
     assert any("must equal the folder name 'basics'" in p for p in found)
+
+
+@pytest.mark.parametrize(
+    ("audience", "expected"),
+    [
+        ("all", Audience(everyone=True)),
+        ("managers", Audience(managers=True)),
+        (["sales", "customer-success"], Audience(departments=("sales", "customer-success"))),
+        (["hr", "managers"], Audience(managers=True, departments=("hr",))),
+    ],
+)
+def test_audience_forms(tmp_path: Path, audience: object, expected: Audience) -> None:
+    assert load_course(write_course(tmp_path, audience=audience)).audience == expected
+
+
+@pytest.mark.parametrize("audience", ["sales", [], ["all", "sales"], ["sales", "sales"], [3]])
+def test_bad_audience_is_reported(tmp_path: Path, audience: object) -> None:
+    found = problems_of(write_course(tmp_path, audience=audience))
+    assert len(found) == 1
+    assert found[0].startswith("basics/course.yaml:")
 
 
 def test_one_broken_course_means_the_catalogue_loads_nothing(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -55,3 +56,24 @@ def test_sync_stores_a_version_once_and_keeps_old_ones(
     old = session.scalar(select(CourseVersion).where(CourseVersion.sha256 == first.sha256))
     assert old is not None
     assert old.definition == first
+
+
+def test_stored_versions_cannot_be_changed(
+    session: Session, courses_root: Path, now: datetime
+) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from lms.db import AppendOnlyViolation
+
+    sync_catalog(session, [load_course(write_course(courses_root))], now)
+    version = session.scalar(select(CourseVersion))
+    assert version is not None
+    with pytest.raises(DBAPIError, match="append-only"), session.begin_nested():
+        session.execute(
+            text("UPDATE course_versions SET minor = true WHERE id = :id"), {"id": version.id}
+        )
+    version.content = {**version.content, "pass_mark": 0}
+    with pytest.raises(AppendOnlyViolation):
+        session.flush()
+    session.rollback()

@@ -81,3 +81,9 @@ def test_reporting_chain_cannot_loop(session: Session, now: datetime) -> None:
     assert boss.manager is None
     assert service.has_reports(session, lead)
     assert not service.has_reports(session, member)
+
+
+@pytest.mark.parametrize("key", ["all", "managers", "Sales", "has space", ""])
+def test_department_keys_cannot_clash_with_audience_words(session: Session, key: str) -> None:
+    with pytest.raises(service.InvalidDepartmentKey):
+        service.get_or_create_department(session, key, "Name")

@@ -33,6 +33,20 @@ def test_courses_go_to_their_audience_only(
     assert _assigned_keys(session, no_department.id) == {"everyone"}
 
 
+def test_audiences_add_up_for_a_sales_manager(
+    session: Session, courses_root: Path, now: datetime
+) -> None:
+    factories.synced_course(session, courses_root, now, "everyone")
+    factories.synced_course(session, courses_root, now, "crm", audience=["sales"])
+    factories.synced_course(session, courses_root, now, "leading", audience="managers")
+    sales = factories.department(session, "sales")
+    lead = factories.user(session, now, department=sales)
+    seller = factories.user(session, now, department=sales, manager=lead)
+    assign_courses(session, now)
+    assert _assigned_keys(session, lead.id) == {"everyone", "crm", "leading"}
+    assert _assigned_keys(session, seller.id) == {"everyone", "crm"}
+
+
 def test_assigning_twice_creates_nothing_more(
     session: Session, courses_root: Path, now: datetime
 ) -> None:

@@ -8,8 +8,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from lms.db import AppendOnlyViolation
 from lms.training import rules, service
-from lms.training.models import Attestation, AttestationImmutable
+from lms.training.models import Attestation
 from tests import factories
 from tests.unit.training.conftest import Learner
 
@@ -73,7 +74,7 @@ def test_attestations_cannot_be_changed_or_deleted_through_the_orm(learner: Lear
     learner.pass_quiz()
     attestation = learner.sign()
     attestation.typed_name = "Forged Name"
-    with pytest.raises(AttestationImmutable):
+    with pytest.raises(AppendOnlyViolation):
         learner.session.flush()
     learner.session.rollback()
 
