@@ -11,6 +11,7 @@ from lms.config import PROJECT_ROOT, Settings, development_secret_key
 from lms.db import Database
 from lms.extensions import babel, csrf, db_session, login_manager
 from lms.i18n import select_locale, select_timezone
+from lms.mail import Mailer, mailer_from_settings
 from lms.people.models import User
 
 SECURITY_HEADERS = {
@@ -25,7 +26,11 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    mailer: Mailer | None = None,
+) -> Flask:
     """Build the web app; starts no scheduler and runs no migrations."""
     settings = settings or Settings.from_env()
     app = Flask(
@@ -37,6 +42,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     _configure(app, settings)
     app.extensions["lms.settings"] = settings
     app.extensions["lms.db"] = database or Database(settings.database_url)
+    app.extensions["lms.mailer"] = mailer or mailer_from_settings(settings)
     _init_extensions(app)
     _register_blueprints(app)
     _install_request_lifecycle(app)
@@ -90,10 +96,12 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lms.people.views import bp as people_bp
+    from lms.reminders.views import bp as reminders_bp
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(people_bp)
     app.register_blueprint(training_bp)
+    app.register_blueprint(reminders_bp)
 
 
 def _install_request_lifecycle(app: Flask) -> None:

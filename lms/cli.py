@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
@@ -11,7 +13,7 @@ from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.catalog.service import sync_catalog
 from lms.extensions import database, settings
-from lms.training.service import assign_courses, move_unstarted_to_current_versions
+from lms.training.cycles import assign_courses, move_unstarted_to_current_versions
 
 
 @click.group("lms", cls=AppGroup)
@@ -71,7 +73,7 @@ def courses_sync() -> None:
     with database().transaction() as session:
         report = sync_catalog(session, courses, now)
         moved = move_unstarted_to_current_versions(session)
-        assigned = assign_courses(session, now)
+        assigned = assign_courses(session, now, preboarding_days=settings().preboarding_days)
     for key in report.new_courses:
         click.echo(f"new course      {key}")
     for key in report.new_versions:
@@ -100,3 +102,34 @@ def demo(if_empty: bool) -> None:
     for email, description in people:
         click.echo(f"  {email:<32} {description}")
     current_app.logger.info("demo organisation created")
+
+
+def _log_to_console() -> None:
+    # Long-running and cron commands report through logging (incl. the console mail sink).
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@lms_group.command("scheduler")
+def scheduler() -> None:
+    """Run the scheduler (sweep, send, digest) in this process until stopped."""
+    from lms.scheduler import run_scheduler
+
+    _log_to_console()
+    run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@lms_group.group("jobs")
+def jobs_group() -> None:
+    """Run one scheduled job once (for cron, systemd timers and tests)."""
+
+
+@jobs_group.command("run")
+@click.argument("job", type=click.Choice(["sweep", "send", "digest"]))
+def jobs_run(job: str) -> None:
+    """Run JOB once and print what it did."""
+    from lms.reminders.jobs import run_job
+
+    _log_to_console()
+    click.echo(run_job(current_app._get_current_object(), job))  # type: ignore[attr-defined]

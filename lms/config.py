@@ -31,6 +31,10 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _optional_int(env: dict[str, str], name: str) -> int | None:
+    return _int(env, name, 0) if env.get(name) else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the app needs to know about its environment; never mutated after start-up."""
@@ -47,6 +51,27 @@ class Settings:
     default_timezone: str = "Europe/Oslo"
     languages: tuple[str, ...] = ("en", "nb")
     testing: bool = False
+    # None: assign a new hire's courses as soon as they exist in Vern (pre-boarding);
+    # N: not earlier than N days before their start date (0 = on the start date).
+    preboarding_days: int | None = None
+    # Mail: with no SMTP host, mail goes to the console log (the embedded default).
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    mail_from: str = "vern@localhost"
+    mail_from_name: str = "Vern"
+    # Scheduler: how often each job runs (the digest runs weekly, Monday morning).
+    sweep_minutes: int = 15
+    send_seconds: int = 60
+    digest_weekday: str = "mon"
+    digest_hour: int = 7
+
+    @property
+    def mail_domain(self) -> str:
+        return self.mail_from.rpartition("@")[2] or "localhost"
 
     @property
     def is_production(self) -> bool:
@@ -69,6 +94,19 @@ class Settings:
             session_hours=_int(env, "LMS_SESSION_HOURS", 12),
             default_locale=env.get("LMS_DEFAULT_LOCALE", "en"),
             default_timezone=env.get("LMS_DEFAULT_TIMEZONE", "Europe/Oslo"),
+            preboarding_days=_optional_int(env, "LMS_PREBOARDING_DAYS"),
+            smtp_host=env.get("LMS_SMTP_HOST", ""),
+            smtp_port=_int(env, "LMS_SMTP_PORT", 25),
+            smtp_username=env.get("LMS_SMTP_USERNAME", ""),
+            smtp_password=env.get("LMS_SMTP_PASSWORD", ""),
+            smtp_starttls=_flag(env.get("LMS_SMTP_STARTTLS")),
+            smtp_ssl=_flag(env.get("LMS_SMTP_SSL")),
+            mail_from=env.get("LMS_MAIL_FROM", "vern@localhost"),
+            mail_from_name=env.get("LMS_MAIL_FROM_NAME", "Vern"),
+            sweep_minutes=_int(env, "LMS_SWEEP_MINUTES", 15),
+            send_seconds=_int(env, "LMS_SEND_SECONDS", 60),
+            digest_weekday=env.get("LMS_DIGEST_WEEKDAY", "mon"),
+            digest_hour=_int(env, "LMS_DIGEST_HOUR", 7),
         )
         return settings.validated()
 

@@ -6,6 +6,10 @@ from lms.audit import models as audit_models
 from lms.catalog import models as catalog_models
 from lms.db import Base
 from lms.people import models as people_models
+from lms.reminders import models as reminders_models
 from lms.training import models as training_models
 
-__all__ = ["Base", "audit_models", "catalog_models", "people_models", "training_models"]
+__all__ = [
+    "Base", "audit_models", "catalog_models", "people_models", "reminders_models",
+    "training_models",
+]

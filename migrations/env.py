@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from lms.config import Settings
-from lms.db import make_engine
+from lms.db import UTCDateTime, make_engine
 from lms.models import Base
 
 config = context.config
@@ -17,10 +17,18 @@ def _url() -> str:
     return config.get_main_option("sqlalchemy.url") or Settings.from_env().database_url
 
 
+def _render_item(kind: str, obj: object, _autogen_context: object) -> str | bool:
+    # Migrations must not import app types: they would change under old migrations later.
+    if kind == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        render_item=_render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
     )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from lms.people.models import Role, User
 from lms.people.service import create_user, get_or_create_department
 from lms.training import service as training
+from lms.training.cycles import assign_courses
 
 DEMO_PASSWORD = "vern-demo-2026"  # noqa: S105 - printed for the demo on purpose
 DEMO_DOMAIN = "demo.vern.example"
@@ -151,7 +152,7 @@ def create_demo(
             roles=roles,
         )
     # Assigned as if the programme began 60 days ago, so the demo shows overdue people too.
-    training.assign_courses(session, now - timedelta(days=60))
+    assign_courses(session, now - timedelta(days=60))
     rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not security
     for local, level in PROGRESS.items():
         user = users[local]

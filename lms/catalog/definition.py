@@ -43,6 +43,32 @@ class Module:
     minutes: int | None = None
 
 
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """When reminders go out, in days relative to the due date; course.yaml may override."""
+
+    before_days: tuple[int, ...] = (7,)  # to the employee, this many days before due
+    on_due_day: bool = True  # to the employee, on the due day
+    copy_manager_after: int = 3  # to the employee with the manager in copy
+    escalate_after: int = 7  # to manager and HR, then every `escalate_every` days
+    escalate_every: int = 7
+    skip_level_after: int = 14  # escalations from here on also go to the manager's manager
+
+    def to_content(self) -> dict[str, Any]:
+        return {
+            "before_days": list(self.before_days),
+            "on_due_day": self.on_due_day,
+            "copy_manager_after": self.copy_manager_after,
+            "escalate_after": self.escalate_after,
+            "escalate_every": self.escalate_every,
+            "skip_level_after": self.skip_level_after,
+        }
+
+    @classmethod
+    def from_content(cls, content: dict[str, Any]) -> ReminderPolicy:
+        return cls(**{**content, "before_days": tuple(content["before_days"])})
+
+
 EVERYONE = "all"
 MANAGERS = "managers"
 RESERVED_AUDIENCE_WORDS = frozenset({EVERYONE, MANAGERS})
@@ -90,10 +116,12 @@ class CourseDefinition:
     audience: Audience
     due_days: int
     renew_every_days: int | None
+    renew_on: tuple[int, int] | None  # (month, day): a fixed yearly renewal date
     pass_mark: int
     questions_per_attempt: int
     max_attempts: int | None
     minor: bool
+    reminders: ReminderPolicy
     attestation: Texts
     modules: tuple[Module, ...]
     questions: tuple[Question, ...]
@@ -128,10 +156,12 @@ class CourseDefinition:
             "audience": self.audience.to_content(),
             "due_days": self.due_days,
             "renew_every_days": self.renew_every_days,
+            "renew_on": None if self.renew_on is None else list(self.renew_on),
             "pass_mark": self.pass_mark,
             "questions_per_attempt": self.questions_per_attempt,
             "max_attempts": self.max_attempts,
             "minor": self.minor,
+            "reminders": self.reminders.to_content(),
             "attestation": self.attestation,
             "modules": [
                 {"slug": m.slug, "title": m.title, "body": m.body, "minutes": m.minutes}
@@ -163,10 +193,12 @@ class CourseDefinition:
             audience=Audience.from_content(content["audience"]),
             due_days=content["due_days"],
             renew_every_days=content["renew_every_days"],
+            renew_on=None if content["renew_on"] is None else tuple(content["renew_on"]),
             pass_mark=content["pass_mark"],
             questions_per_attempt=content["questions_per_attempt"],
             max_attempts=content["max_attempts"],
             minor=content["minor"],
+            reminders=ReminderPolicy.from_content(content["reminders"]),
             attestation=content["attestation"],
             modules=tuple(
                 Module(slug=m["slug"], title=m["title"], body=m["body"], minutes=m["minutes"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from lms.catalog.definition import (
     Module,
     Option,
     Question,
+    ReminderPolicy,
     Texts,
 )
 from lms.catalog.yamlsource import LineDict, LineList, YamlProblem, load_yaml
@@ -31,6 +33,8 @@ COURSE_KEYS = {
     "audience",
     "due_days",
     "renew_every_days",
+    "renew_on",
+    "reminders",
     "pass_mark",
     "questions_per_attempt",
     "max_attempts",
@@ -38,7 +42,22 @@ COURSE_KEYS = {
     "attestation",
     "modules",
 }
-REQUIRED_COURSE_KEYS = COURSE_KEYS - {"renew_every_days", "max_attempts", "minor"}
+REQUIRED_COURSE_KEYS = COURSE_KEYS - {
+    "renew_every_days",
+    "renew_on",
+    "reminders",
+    "max_attempts",
+    "minor",
+}
+REMINDER_KEYS = {
+    "before_days",
+    "on_due_day",
+    "copy_manager_after",
+    "escalate_after",
+    "escalate_every",
+    "skip_level_after",
+}
+RENEW_ON = re.compile(r"^(\d{2})-(\d{2})$")
 QUESTION_KEYS = {"id", "type", "department", "prompt", "options", "explanation"}
 OPTION_KEYS = {"id", "correct", "text"}
 FRONT_MATTER_KEYS = {"title", "minutes"}
@@ -217,6 +236,56 @@ def _read_audience(course: LineDict, reader: _FileReader) -> Audience:
         else:
             keys.append(item)
     return Audience(managers=managers, departments=tuple(keys))
+
+
+def _read_renew_on(course: LineDict, reader: _FileReader) -> tuple[int, int] | None:
+    value = course.get("renew_on")
+    if value is None:
+        return None
+    line = course.line_of("renew_on")
+    match = RENEW_ON.match(value) if isinstance(value, str) else None
+    if match is None:
+        reader.problem(line, f"renew_on must be a quoted month and day like '01-15', got {value!r}")
+        return None
+    month, day = int(match[1]), int(match[2])
+    try:
+        date(2001, month, day)  # a non-leap year: 02-29 would not recur every year
+    except ValueError:
+        reader.problem(line, f"renew_on {value!r} is not a day that occurs every year")
+        return None
+    if "renew_every_days" in course:
+        reader.problem(line, "use either renew_on or renew_every_days, not both")
+    return month, day
+
+
+def _read_reminders(course: LineDict, reader: _FileReader) -> ReminderPolicy:
+    value = course.get("reminders")
+    if value is None:
+        return ReminderPolicy()
+    if not isinstance(value, LineDict):
+        reader.problem(course.line_of("reminders"), "reminders must be a mapping")
+        return ReminderPolicy()
+    reader.unknown_keys(value, REMINDER_KEYS, "reminders")
+    defaults = ReminderPolicy()
+    before = value.get("before_days", list(defaults.before_days))
+    if not isinstance(before, list) or not all(
+        isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in before
+    ):
+        reader.problem(value.line_of("before_days"), "before_days must be a list of 1-365")
+        before = list(defaults.before_days)
+    on_due_day = value.get("on_due_day", defaults.on_due_day)
+    if not isinstance(on_due_day, bool):
+        reader.problem(value.line_of("on_due_day"), "on_due_day must be true or false")
+        on_due_day = defaults.on_due_day
+    numbers = {
+        key: reader.integer(value, key, 1, 365) or getattr(defaults, key)
+        for key in ("copy_manager_after", "escalate_after", "escalate_every", "skip_level_after")
+    }
+    if numbers["copy_manager_after"] > numbers["escalate_after"]:
+        reader.problem(value.line, "copy_manager_after must not come after escalate_after")
+    return ReminderPolicy(
+        before_days=tuple(sorted(set(before), reverse=True)), on_due_day=on_due_day, **numbers
+    )
 
 
 def _read_module_order(course: LineDict, reader: _FileReader) -> list[tuple[str, int]]:
@@ -457,6 +526,8 @@ def load_course(course_dir: Path, display_root: str | None = None) -> CourseDefi
     audience = _read_audience(course, reader) if "audience" in course else Audience()
     due_days = reader.integer(course, "due_days", 1, 3650)
     renew_every_days = reader.integer(course, "renew_every_days", 1, 3650)
+    renew_on = _read_renew_on(course, reader)
+    reminders = _read_reminders(course, reader)
     pass_mark = reader.integer(course, "pass_mark", 0, 100)
     per_attempt = reader.integer(course, "questions_per_attempt", 1, 200)
     max_attempts = reader.integer(course, "max_attempts", 1, 100)
@@ -486,10 +557,12 @@ def load_course(course_dir: Path, display_root: str | None = None) -> CourseDefi
         audience=audience,
         due_days=due_days,
         renew_every_days=renew_every_days,
+        renew_on=renew_on,
         pass_mark=pass_mark,
         questions_per_attempt=per_attempt,
         max_attempts=max_attempts,
         minor=bool(minor),
+        reminders=reminders,
         attestation=attestation,
         modules=modules,
         questions=questions,

@@ -6,7 +6,7 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectChoice, SelectField
+from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField
 from wtforms.validators import DataRequired, Length
 
 from lms.i18n import LANGUAGE_NAMES
@@ -34,4 +34,7 @@ class PreferencesForm(FlaskForm):
     )
     timezone = SelectField(
         _l("Time zone"), choices=[SelectChoice(tz, tz) for tz in COMMON_TIMEZONES]
+    )
+    digest_opt_in = BooleanField(
+        _l("Send me one weekly digest about my team instead of single reminder copies")
     )

@@ -213,10 +213,32 @@ def end_all_logins(session: Session, user: User, now: datetime) -> None:
     )
 
 
+def reporting_line_ids(session: Session, manager_id: int) -> list[int]:
+    """Ids of everyone who reports to the manager, directly or indirectly, any depth."""
+    line = select(User.id).where(User.manager_id == manager_id).cte("line", recursive=True)
+    line = line.union(select(User.id).join(line, User.manager_id == line.c.id))
+    return list(session.scalars(select(line.c.id)))
+
+
+def users_with_role(session: Session, role: Role) -> list[User]:
+    return list(
+        session.scalars(
+            select(User)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == str(role), User.active.is_(True))
+            .order_by(User.id)
+        )
+    )
+
+
 def has_reports(session: Session, user: User) -> bool:
     return bool(session.scalar(select(exists().where(User.manager_id == user.id))))
 
 
-def change_preferences(user: User, *, locale: str, timezone: str) -> None:
+def change_preferences(
+    user: User, *, locale: str, timezone: str, digest_opt_in: bool | None = None
+) -> None:
     user.locale = locale
     user.timezone = timezone
+    if digest_opt_in is not None:
+        user.digest_opt_in = digest_opt_in

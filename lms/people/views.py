@@ -92,11 +92,15 @@ def logout() -> ResponseReturnValue:
 @login_required
 def preferences() -> ResponseReturnValue:
     form = PreferencesForm(obj=current_user)
+    is_manager = service.has_reports(db_session(), current_user)
     if form.validate_on_submit():
         service.change_preferences(
-            current_user, locale=form.locale.data or "en", timezone=form.timezone.data or "UTC"
+            current_user,
+            locale=form.locale.data or "en",
+            timezone=form.timezone.data or "UTC",
+            digest_opt_in=bool(form.digest_opt_in.data) if is_manager else None,
         )
         db_session().flush()
         flash(_("Your preferences are saved."), "success")
         return redirect(url_for("people.preferences"))
-    return render_template("people/preferences.html", form=form)
+    return render_template("people/preferences.html", form=form, is_manager=is_manager)

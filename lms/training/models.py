@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -26,7 +27,11 @@ class Assignment(Base):
     """One person's duty to complete one course, per cycle (recertification opens a new one)."""
 
     __tablename__ = "assignments"
-    __table_args__ = (UniqueConstraint("user_id", "course_id", "cycle"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "course_id", "cycle"),
+        Index("ix_assignments_next_reminder_on", "next_reminder_on"),
+        Index("ix_assignments_renews_on", "renews_on"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -36,6 +41,15 @@ class Assignment(Base):
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
     due_on: Mapped[date] = mapped_column(Date)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A newer cycle of the same course replaced this one (recertification, new major version).
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Not chased any more because the person left the course's audience (e.g. changed
+    # department); reopened if they come back. What was completed stays completed.
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Scheduling indexes kept by the sweep so a tick reads only what is due: the next day a
+    # reminder stage falls due (None once complete), and the day a new cycle opens.
+    next_reminder_on: Mapped[date | None] = mapped_column(Date)
+    renews_on: Mapped[date | None] = mapped_column(Date)
 
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()

@@ -27,6 +27,19 @@ def due_on(start_date: date | None, assigned_on: date, due_days: int) -> date:
     return base + timedelta(days=due_days)
 
 
+def renews_on(
+    completed_on: date, renew_every_days: int | None, renew_on: tuple[int, int] | None
+) -> date | None:
+    """The day a new cycle opens: rolling after the completion, or the next fixed date."""
+    if renew_every_days is not None:
+        return completed_on + timedelta(days=renew_every_days)
+    if renew_on is not None:
+        month, day = renew_on
+        this_year = date(completed_on.year, month, day)
+        return this_year if this_year > completed_on else date(completed_on.year + 1, month, day)
+    return None
+
+
 def stage_of(*, viewed: int, passed: bool, attested: bool) -> Stage:
     if attested:
         return Stage.COMPLETE

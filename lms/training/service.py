@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course, CourseVersion
-from lms.catalog.service import current_courses
 from lms.people.models import User
 from lms.training import rules
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
@@ -93,70 +92,6 @@ class CourseProgress:
     def attempts_left(self) -> int | None:
         limit = self.definition.max_attempts
         return None if limit is None else max(0, limit - self.attempts_used)
-
-
-# --- assignment -----------------------------------------------------------------------------
-
-
-def assign_courses(session: Session, now: datetime, user: User | None = None) -> int:
-    """Give each active user (or just `user`) a first assignment for every course meant for
-    their department; returns how many were created. Safe to run any number of times."""
-    courses = current_courses(session)
-    users_query = select(User).where(User.active.is_(True))
-    if user is not None:
-        users_query = users_query.where(User.id == user.id)
-    users = session.scalars(users_query).all()
-    existing_query = select(Assignment.user_id, Assignment.course_id)
-    if user is not None:
-        existing_query = existing_query.where(Assignment.user_id == user.id)
-    existing = {(row.user_id, row.course_id) for row in session.execute(existing_query)}
-    managers = set(
-        session.scalars(
-            select(User.manager_id).where(User.manager_id.is_not(None), User.active.is_(True))
-        )
-    )
-    definitions = [(course, version, version.definition) for course, version in courses]
-    created = 0
-    for person in users:
-        department_key = person.department.key if person.department else None
-        is_manager = person.id in managers
-        for course, version, definition in definitions:
-            if (person.id, course.id) in existing or not definition.is_for(
-                department_key, is_manager
-            ):
-                continue
-            session.add(
-                Assignment(
-                    user_id=person.id,
-                    course_id=course.id,
-                    course_version_id=version.id,
-                    cycle=1,
-                    assigned_at=now,
-                    due_on=rules.due_on(person.start_date, now.date(), definition.due_days),
-                )
-            )
-            created += 1
-    session.flush()
-    return created
-
-
-def move_unstarted_to_current_versions(session: Session) -> int:
-    """Point assignments nobody has begun at their course's current version."""
-    started = exists().where(ModuleView.assignment_id == Assignment.id)
-    rows = session.execute(
-        select(Assignment, Course.current_version_id)
-        .join(Course, Course.id == Assignment.course_id)
-        .where(
-            Assignment.completed_at.is_(None),
-            Assignment.course_version_id != Course.current_version_id,
-            ~started,
-        )
-    ).all()
-    for assignment, current_version_id in rows:
-        if current_version_id is not None:  # the join guarantees it; this narrows the type
-            assignment.course_version_id = current_version_id
-    session.flush()
-    return len(rows)
 
 
 # --- reading progress -----------------------------------------------------------------------
@@ -475,7 +410,12 @@ def sign_attestation(
         hash=rules.chain_hash(fields),
     )
     session.add(attestation)
-    progress.assignment.completed_at = now
+    assignment = progress.assignment
+    assignment.completed_at = now
+    assignment.next_reminder_on = None
+    assignment.renews_on = rules.renews_on(
+        now.date(), definition.renew_every_days, definition.renew_on
+    )
     session.flush()
     return attestation
 

@@ -13,9 +13,10 @@ from werkzeug.datastructures import MultiDict
 from lms import clock
 from lms.catalog.render import render_markdown
 from lms.errors import mark_rollback
-from lms.extensions import db_session
+from lms.extensions import db_session, settings
 from lms.people.models import User
 from lms.training import service
+from lms.training.cycles import assign_courses
 from lms.training.forms import AttestationForm, CsrfOnlyForm
 from lms.training.service import CourseProgress
 
@@ -75,7 +76,7 @@ def index() -> ResponseReturnValue:
 def my_training() -> ResponseReturnValue:
     db = db_session()
     # Safety net until the scheduler's sweep has run: nobody sees an empty list by accident.
-    service.assign_courses(db, clock.now(), user=_user())
+    assign_courses(db, clock.now(), user=_user(), preboarding_days=settings().preboarding_days)
     courses = service.my_training(db, _user(), clock.now().date())
     return render_template("training/my_training.html", courses=courses)
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
 from lms.people.models import User
-from lms.training.service import assign_courses
+from lms.training.cycles import assign_courses
 from tests import factories
 
 

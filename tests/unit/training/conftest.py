@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lms.catalog.definition import CourseDefinition
 from lms.people.models import User
 from lms.training import service
+from lms.training.cycles import assign_courses
 from lms.training.models import QuizAttempt
 from lms.training.service import CourseProgress
 from tests import factories
@@ -79,5 +80,5 @@ def learner(session: Session, courses_root: Path, now: datetime) -> Learner:
     person = factories.user(
         session, now, name="Kari Nordmann", department=factories.department(session, "sales")
     )
-    service.assign_courses(session, now)
+    assign_courses(session, now)
     return Learner(session=session, user=person, definition=definition, now=now)

@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.training.cycles import assign_courses, move_unstarted_to_current_versions
 from lms.training.models import Assignment
-from lms.training.service import assign_courses, move_unstarted_to_current_versions
 from tests import factories
 
 

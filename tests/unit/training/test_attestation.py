@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from lms.db import AppendOnlyViolation
 from lms.training import rules, service
+from lms.training.cycles import assign_courses
 from lms.training.models import Attestation
 from tests import factories
 from tests.unit.training.conftest import Learner
@@ -95,7 +96,7 @@ def test_each_attestation_carries_the_hash_of_the_one_before(learner: Learner) -
     learner.pass_quiz()
     first = learner.sign()
     colleague = factories.user(learner.session, learner.now, name="Ola Nordmann")
-    service.assign_courses(learner.session, learner.now)
+    assign_courses(learner.session, learner.now)
     other = Learner(learner.session, colleague, learner.definition, learner.now)
     other.pass_quiz()
     second = other.sign()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from lms.db import Database
 from lms.training import service
+from lms.training.cycles import assign_courses
 from lms.training.models import QuizAttempt
 from tests import factories
 from tests.unit.training.conftest import Learner
@@ -152,7 +153,7 @@ def test_a_stale_copy_cannot_submit_twice(learner: Learner, database: Database) 
 def test_attempt_limit_is_enforced(session: Session, courses_root: Path, now: datetime) -> None:
     definition = factories.synced_course(session, courses_root, now, max_attempts=1)
     person = factories.user(session, now)
-    service.assign_courses(session, now)
+    assign_courses(session, now)
     learner = Learner(session, person, definition, now)
     learner.read_all()
     attempt = learner.start()
@@ -180,7 +181,7 @@ def test_department_questions_are_served_only_to_that_department(
     definition = load_course(courses_root / "tagged")
     sync_catalog(session, [definition], now)
     engineer = factories.user(session, now, department=factories.department(session, "engineering"))
-    service.assign_courses(session, now)
+    assign_courses(session, now)
     learner = Learner(session, engineer, definition, now)
     learner.read_all()
     for seed in range(5):

@@ -1,0 +1,136 @@
+"""Scheduled entry points: thin callers that run a service in its own transaction and note
+the run in job_states. The scheduler and `lms jobs run` both call these."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lms import clock
+from lms.config import Settings
+from lms.db import Database
+from lms.mail import Mailer, OutgoingMail
+from lms.reminders import mails
+from lms.reminders.models import JobState, OutboxMessage
+from lms.reminders.sender import SendReport, send_batch
+from lms.reminders.service import enqueue_due_reminders, enqueue_weekly_digests
+from lms.training.cycles import CycleReport, run_cycles
+
+log = logging.getLogger(__name__)
+JOBS = ("sweep", "send", "digest")
+SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after this
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    cycles: CycleReport
+    reminders: int
+
+    def __str__(self) -> str:
+        c = self.cycles
+        return (
+            f"assigned {c.assigned}, renewed {c.renewed}, new-version cycles "
+            f"{c.new_version_cycles}, ended {c.ended}, reopened {c.reopened}, "
+            f"reminders queued {self.reminders}"
+        )
+
+
+def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport:
+    """Open the cycles that are due and write the reminders that are owed, in `session`."""
+    cycles = run_cycles(session, now, preboarding_days=settings.preboarding_days)
+    reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
+    return SweepReport(cycles, reminders)
+
+
+def sweep(settings: Settings, database: Database, now: datetime) -> str:
+    with database.transaction() as session:
+        return str(sweep_in(session, settings, now))
+
+
+def digest(settings: Settings, database: Database, now: datetime) -> str:
+    with database.transaction() as session:
+        queued = enqueue_weekly_digests(session, now, domain=settings.mail_domain)
+    return f"digests queued {queued}"
+
+
+def send(
+    settings: Settings,
+    database: Database,
+    mailer: Mailer,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    budget_seconds: float = SEND_TIME_BUDGET_SECONDS,
+) -> str:
+    """Send batches until the outbox has nothing due or the time budget is spent."""
+    total = SendReport()
+    started = time.monotonic()
+
+    def render(session: Session, message: OutboxMessage, today: date) -> OutgoingMail:
+        return mails.render(session, message, settings, today)
+
+    while not should_stop() and time.monotonic() - started < budget_seconds:
+        report = send_batch(database, mailer, render, now=clock.now, should_stop=should_stop)
+        total.claimed += report.claimed
+        total.sent += report.sent
+        total.skipped += report.skipped
+        total.failed += report.failed
+        if report.claimed == 0 or report.failed:
+            break
+    return str(total)
+
+
+def _note(database: Database, job: str, **values: object) -> None:
+    with database.transaction() as session:
+        state = session.get(JobState, job)
+        if state is None:
+            state = JobState(job=job, runs=0)
+            session.add(state)
+            try:
+                with session.begin_nested():
+                    session.flush()
+            except IntegrityError:  # another process created it a moment ago
+                state = session.scalars(select(JobState).where(JobState.job == job)).one()
+        for key, value in values.items():
+            setattr(state, key, value)
+        if "last_finished_at" in values:
+            state.runs += 1
+
+
+def run_job(app: Flask, job: str, should_stop: Callable[[], bool] = lambda: False) -> str:
+    """Run one job once inside the app context and record its outcome; re-raises failures."""
+    with app.app_context():
+        settings: Settings = app.extensions["lms.settings"]
+        database: Database = app.extensions["lms.db"]
+        mailer: Mailer = app.extensions["lms.mailer"]
+        started = clock.now()
+        _note(database, job, last_started_at=started)
+        try:
+            if job == "sweep":
+                detail = sweep(settings, database, started)
+            elif job == "send":
+                detail = send(settings, database, mailer, should_stop=should_stop)
+            elif job == "digest":
+                detail = digest(settings, database, started)
+            else:
+                raise ValueError(f"unknown job {job!r}; jobs are {', '.join(JOBS)}")
+        except Exception as error:
+            log.exception("job %s failed", job)
+            _note(
+                database,
+                job,
+                last_finished_at=clock.now(),
+                last_ok=False,
+                last_detail=f"{type(error).__name__}: {error}"[:2000],
+            )
+            raise
+        _note(database, job, last_finished_at=clock.now(), last_ok=True, last_detail=detail)
+        log.info("job %s: %s", job, detail)
+        return detail

@@ -1,0 +1,181 @@
+"""Turn outbox rows into finished mails, in the recipient's language, when they are sent.
+
+Rendering happens at send time so a reminder about a course finished in the meantime is
+skipped rather than sent. Needs the Flask app context (templates, translations)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from flask import render_template
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms.catalog.models import CourseVersion
+from lms.config import Settings
+from lms.mail import OutgoingMail, sender_address
+from lms.people.models import User
+from lms.people.service import reporting_line_ids
+from lms.reminders.models import OutboxMessage
+from lms.training.models import Assignment
+
+
+class SkipMessage(Exception):
+    """The message is no longer true (course completed, person left); record why, send nothing."""
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    person: str
+    course: str
+    due_on: date
+    overdue: bool
+
+
+def _users(session: Session, ids: list[int]) -> list[User]:
+    found = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
+    return [found[i] for i in ids if i in found and found[i].active]
+
+
+def _mail(
+    settings: Settings,
+    message: OutboxMessage,
+    to: list[User],
+    cc: list[User],
+    subject: str,
+    template: str,
+    **context: object,
+) -> OutgoingMail:
+    return OutgoingMail(
+        message_id=message.message_id,
+        sender=sender_address(settings.mail_from_name, settings.mail_from),
+        to=tuple(u.email for u in to),
+        cc=tuple(u.email for u in cc),
+        subject=subject,
+        text=render_template(f"email/{template}.txt", **context),
+        html=render_template(f"email/{template}.html", **context),
+    )
+
+
+def render_reminder(session: Session, message: OutboxMessage, settings: Settings) -> OutgoingMail:
+    payload = message.payload
+    assignment = session.get(Assignment, payload["assignment_id"])
+    if assignment is None:
+        raise SkipMessage("assignment no longer exists")
+    if assignment.completed_at is not None:
+        raise SkipMessage("course completed before the reminder was sent")
+    if assignment.superseded_at is not None or assignment.ended_at is not None:
+        raise SkipMessage("this cycle is no longer chased")
+    employee = session.get(User, assignment.user_id)
+    if employee is None or not employee.active:
+        raise SkipMessage("the person is no longer active")
+    to, cc = _users(session, payload["to"]), _users(session, payload["cc"])
+    if not to:
+        raise SkipMessage("no active recipient left")
+    definition = assignment.course_version.definition
+    language = to[0].locale
+    course_language = definition.language_for(language)
+    with force_locale(language):
+        context = {
+            "employee": employee,
+            "recipient": to[0],
+            "course_title": definition.title[course_language],
+            "due_on": assignment.due_on,
+            "days": abs(payload["offset"]),
+            "stage": payload["stage_kind"],
+            "offset": payload["offset"],
+            "course_url": f"{settings.base_url}/training/{definition.key}",
+            "settings_url": f"{settings.base_url}/account",
+        }
+        subject = _reminder_subject(
+            payload["stage_kind"], payload["offset"], employee, definition.title[course_language]
+        )
+        return _mail(settings, message, to, cc, subject, "reminder", **context)
+
+
+def _reminder_subject(kind: str, offset: int, employee: User, course: str) -> str:
+    if kind == "escalation":
+        return _(
+            "Overdue training: %(name)s has not completed %(course)s",
+            name=employee.full_name,
+            course=course,
+        )
+    if offset < 0:
+        return _("Reminder: %(course)s is due in %(days)s days", course=course, days=-offset)
+    if offset == 0:
+        return _("Reminder: %(course)s is due today", course=course)
+    return _("Overdue: %(course)s was due %(days)s days ago", course=course, days=offset)
+
+
+def digest_lines(session: Session, manager_id: int, today: date) -> list[DigestLine]:
+    """Open training in the manager's whole reporting line: overdue or due within a week."""
+    line = reporting_line_ids(session, manager_id)
+    if not line:
+        return []
+    rows = session.execute(
+        select(User.full_name, User.locale, Assignment.due_on, CourseVersion.content)
+        .join(Assignment, Assignment.user_id == User.id)
+        .join(CourseVersion, CourseVersion.id == Assignment.course_version_id)
+        .where(
+            User.id.in_(line),
+            User.active.is_(True),
+            Assignment.completed_at.is_(None),
+            Assignment.ended_at.is_(None),
+            Assignment.superseded_at.is_(None),
+            Assignment.due_on <= today + timedelta(days=7),
+        )
+        .order_by(Assignment.due_on, User.full_name)
+    )
+    return [
+        DigestLine(
+            person=name,
+            course=content["title"].get(locale) or next(iter(content["title"].values())),
+            due_on=due_on,
+            overdue=due_on < today,
+        )
+        for name, locale, due_on, content in rows
+    ]
+
+
+def render_digest(
+    session: Session, message: OutboxMessage, settings: Settings, today: date
+) -> OutgoingMail:
+    manager = session.get(User, message.payload["manager_id"])
+    if manager is None or not manager.active:
+        raise SkipMessage("the manager is no longer active")
+    lines = digest_lines(session, manager.id, today)
+    if not lines:
+        raise SkipMessage("nothing open in the reporting line this week")
+    with force_locale(manager.locale):
+        overdue = sum(1 for line in lines if line.overdue)
+        subject = _(
+            "Weekly training digest: %(overdue)s overdue, %(soon)s due soon",
+            overdue=overdue,
+            soon=len(lines) - overdue,
+        )
+        return _mail(
+            settings,
+            message,
+            [manager],
+            [],
+            subject,
+            "digest",
+            manager=manager,
+            lines=lines,
+            week=message.payload["week"],
+            settings_url=f"{settings.base_url}/account",
+        )
+
+
+def render(
+    session: Session, message: OutboxMessage, settings: Settings, today: date
+) -> OutgoingMail:
+    """The finished mail for an outbox row, or SkipMessage if it should not go out."""
+    if message.kind == "reminder":
+        return render_reminder(session, message, settings)
+    if message.kind == "digest":
+        return render_digest(session, message, settings, today)
+    raise ValueError(f"no renderer for outbox kind {message.kind!r}")

@@ -1,0 +1,88 @@
+"""`lms scheduler`: APScheduler as a clock in its own process. It holds no state: every job
+recomputes from the database, so two schedulers on two hosts are safe."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+
+from lms import clock
+from lms.config import Settings
+from lms.reminders.jobs import run_job
+
+log = logging.getLogger(__name__)
+
+
+def build_scheduler(app: Flask, stopping: threading.Event) -> BlockingScheduler:
+    """The three jobs with coalescing and a generous grace time; missed runs are logged."""
+    settings: Settings = app.extensions["lms.settings"]
+    scheduler = BlockingScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15 * 60},
+    )
+    now = clock.now()
+    scheduler.add_job(
+        run_job,
+        IntervalTrigger(minutes=settings.sweep_minutes),
+        args=[app, "sweep"],
+        id="sweep",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_job,
+        IntervalTrigger(seconds=settings.send_seconds),
+        args=[app, "send", stopping.is_set],
+        id="send",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_job,
+        CronTrigger(
+            day_of_week=settings.digest_weekday,
+            hour=settings.digest_hour,
+            timezone=settings.default_timezone,
+        ),
+        args=[app, "digest"],
+        id="digest",
+    )
+    scheduler.add_listener(_log_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+    return scheduler
+
+
+def _log_event(event: JobExecutionEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning(
+            "job %s missed its run at %s; the next run catches up",
+            event.job_id,
+            event.scheduled_run_time,
+        )
+    else:
+        log.error("job %s failed: %s", event.job_id, event.exception)
+
+
+def run_scheduler(app: Flask) -> None:
+    """Run until SIGTERM/SIGINT; a running send batch finishes and settles before exit."""
+    stopping = threading.Event()
+    scheduler = build_scheduler(app, stopping)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("scheduler: signal %s, finishing the running job and stopping", signum)
+        stopping.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info(
+        "scheduler started: sweep every %s min, send every %s s",
+        app.extensions["lms.settings"].sweep_minutes,
+        app.extensions["lms.settings"].send_seconds,
+    )
+    scheduler.start()
