@@ -79,9 +79,12 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 
+    # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
+    # writes can fail at once with "database is locked" when another process (web, scheduler)
+    # wrote in between, whatever the busy timeout. Waiting at BEGIN is the safe order.
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

@@ -10,6 +10,10 @@ from lms.reminders import models as reminders_models
 from lms.training import models as training_models
 
 __all__ = [
-    "Base", "audit_models", "catalog_models", "people_models", "reminders_models",
+    "Base",
+    "audit_models",
+    "catalog_models",
+    "people_models",
+    "reminders_models",
     "training_models",
 ]

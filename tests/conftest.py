@@ -18,6 +18,7 @@ from lms import clock, create_app
 from lms.config import Settings
 from lms.db import Database, make_engine
 from lms.migrate import upgrade
+from tests.smtp import SmtpSink
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CSRF_FIELD = re.compile(
@@ -146,3 +147,37 @@ class Auth:
 @pytest.fixture
 def auth(client: FlaskClient) -> Auth:
     return Auth(client)
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A running SMTP sink on 127.0.0.1; tests may stop and start it."""
+    sink = SmtpSink()
+    sink.start()
+    try:
+        yield sink
+    finally:
+        sink.stop()
+
+
+@pytest.fixture
+def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A separate, migrated, really-committing database for tests of concurrent processes."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    schema = f"t_{os.getpid()}_{abs(hash(tmp_path)) % 10**8}"
+    admin = make_engine(database_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in database_url else "?"
+    url = f"{database_url}{separator}options=-csearch_path%3D{schema}"
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
