@@ -25,7 +25,8 @@ def test_a_key_is_enqueued_once_ever(session: Session, now: datetime) -> None:
     rows = session.scalars(select(OutboxMessage)).all()
     assert len(rows) == 1
     assert rows[0].message_id == outbox.message_id_for("reminder:1:due", "example.test")
-    assert rows[0].message_id.startswith("<vern.") and rows[0].message_id.endswith("@example.test>")
+    assert rows[0].message_id.startswith("<vern.")
+    assert rows[0].message_id.endswith("@example.test>")
 
 
 def test_claimed_rows_are_not_claimed_again_until_the_lease_runs_out(
