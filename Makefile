@@ -28,17 +28,22 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d translations -f
 
+# Web server and scheduler side by side (the embedded default); Ctrl-C stops both.
+# Without LMS_SMTP_HOST, mail is printed by the scheduler instead of sent.
 run: $(VENV)/.installed translations
 	$(FLASK) lms db upgrade
 	$(FLASK) lms courses sync
 	$(FLASK) lms demo --if-empty
+	@trap 'kill 0' INT TERM EXIT; \
+	$(FLASK) lms scheduler & \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: $(VENV)/.installed-dev translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check lms tests app.py migrations
+	$(BIN)/ruff check lms tests app.py migrations bench
+	$(BIN)/ruff format --check lms tests app.py migrations bench
 	$(BIN)/mypy
 	@if [ -f ../shared/tools/layers.py ]; then $(BIN)/python ../shared/tools/layers.py lms; fi
 

@@ -266,3 +266,22 @@ def test_preferences_change_language(signed_in: Auth, session: Session, employee
     assert 'id="locale-error"' in _text(response)
     session.expire_all()
     assert session.get(User, employee.id).locale == "nb"  # type: ignore[union-attr]
+
+
+def test_only_managers_are_offered_the_weekly_digest(
+    client: FlaskClient, session: Session, employee: User, now
+) -> None:  # noqa: ANN001
+    from tests import factories
+
+    auth = Auth(client)
+    auth.login(employee.email, PASSWORD)
+    assert "digest_opt_in" not in _text(client.get("/account"))
+    factories.user(session, now, manager=employee)
+    session.commit()
+    page = _text(client.get("/account"))
+    assert 'name="digest_opt_in"' in page
+    auth.post(
+        "/account", {"locale": "en", "timezone": "Europe/Oslo", "digest_opt_in": "y"}, page=page
+    )
+    session.expire_all()
+    assert session.get(User, employee.id).digest_opt_in is True  # type: ignore[union-attr]
