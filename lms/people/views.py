@@ -45,8 +45,7 @@ def login() -> ResponseReturnValue:
             user = service.authenticate(db, form.email.data or "", form.password.data or "")
         except service.InvalidCredentials:
             record(db, action="login.failed", now=now, ip=_client_ip(), email=form.email.data)
-            form.password.errors.append(_("Wrong email or password."))
-            return render_template("people/login.html", form=form), 200
+            return render_template("people/login.html", form=form, login_failed=True), 200
         service.start_login(
             db,
             user,

@@ -14,7 +14,10 @@ class CsrfOnlyForm(FlaskForm):
 
 class AttestationForm(FlaskForm):
     statement_sha256 = HiddenField()
-    agree = BooleanField(_l("I have read the statement above and agree to follow it"))
+    agree = BooleanField(
+        _l("I have read the statement above and agree to follow it"),
+        validators=[DataRequired(_l("Tick the box to confirm the statement."))],
+    )
     typed_name = StringField(
         _l("Your full name"),
         validators=[DataRequired(_l("Type your full name to sign.")), Length(max=200)],

@@ -18,6 +18,7 @@ from lms.people.models import User
 from lms.training import service
 from lms.training.cycles import assign_courses
 from lms.training.forms import AttestationForm, CsrfOnlyForm
+from lms.training.rules import names_match
 from lms.training.service import CourseProgress
 
 bp = Blueprint("training", __name__)
@@ -285,6 +286,10 @@ def result(attempt_id: int) -> ResponseReturnValue:
     )
 
 
+def _wrong_name_message() -> str:
+    return _("Type your full name as it is on record: %(name)s", name=_user().full_name)
+
+
 @bp.route("/training/<course_key>/attest", methods=["GET", "POST"])
 @login_required
 def attest(course_key: str) -> ResponseReturnValue:
@@ -316,9 +321,7 @@ def attest(course_key: str) -> ResponseReturnValue:
             mark_rollback()
             field_messages = {
                 "agree": _("Tick the box to confirm the statement."),
-                "typed_name": _(
-                    "Type your full name as it is on record: %(name)s", name=_user().full_name
-                ),
+                "typed_name": _wrong_name_message(),
                 "statement": _("The statement changed since you opened the page. Read it again."),
             }
             target = form.typed_name if error.field == "typed_name" else form.agree
@@ -333,6 +336,10 @@ def attest(course_key: str) -> ResponseReturnValue:
             return redirect(url_for("training.confirmation", attestation_id=attestation.id))
     elif form.is_submitted():
         mark_rollback()
+        # Report a wrong name together with the other mistakes, not one submit later.
+        typed = form.typed_name.data or ""
+        if typed and not names_match(typed, _user().full_name):
+            form.typed_name.errors = [*form.typed_name.errors, _wrong_name_message()]
     return render_template(
         "training/attest.html",
         p=progress,

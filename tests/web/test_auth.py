@@ -39,8 +39,8 @@ def test_wrong_password_rerenders_with_message_at_the_field(
     )
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert 'id="password-error"' in html
-    assert "Wrong email or password." in html
+    assert '<p class="flash flash-error" role="alert">Wrong email or password.</p>' in html
+    assert 'value="kari@example.test"' in html  # the email is kept, the password is not
     assert client.get("/training").status_code == 302
 
 

@@ -285,3 +285,21 @@ def test_only_managers_are_offered_the_weekly_digest(
     )
     session.expire_all()
     assert session.get(User, employee.id).digest_opt_in is True  # type: ignore[union-attr]
+
+
+def test_attestation_form_reports_every_mistake_at_once(
+    signed_in: Auth, session: Session, course: CourseDefinition
+) -> None:
+    _read_all(signed_in.client, course)
+    url = _start_quiz(signed_in, course)
+    signed_in.post(url, _answer_positions(session, url, course, right=True))
+    page = _text(signed_in.client.get("/training/basics/attest"))
+    response = signed_in.post(
+        "/training/basics/attest",
+        {"typed_name": "Someone Else", "statement_sha256": course.statement_sha256("en")},
+        page=page,
+    )
+    html = _text(response)
+    assert 'id="agree-error"' in html
+    assert 'id="typed_name-error"' in html
+    assert session.scalar(select(func.count()).select_from(Attestation)) == 0
