@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -21,10 +22,12 @@ from lms.reminders.jobs import run_job
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(app: Flask, stopping: threading.Event) -> BlockingScheduler:
+def build_scheduler(
+    app: Flask, stopping: threading.Event, kind: type[BaseScheduler] = BlockingScheduler
+) -> BaseScheduler:
     """The three jobs with coalescing and a generous grace time; missed runs are logged."""
     settings: Settings = app.extensions["lms.settings"]
-    scheduler = BlockingScheduler(
+    scheduler = kind(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15 * 60},
     )

@@ -174,3 +174,39 @@ def test_shipped_courses_are_valid_in_english_and_norwegian() -> None:
 
 def _line_of(text: str, needle: str) -> int:
     return next(i for i, line in enumerate(text.splitlines(), 1) if needle in line)
+
+
+def test_reminder_ladder_can_be_overridden_per_course(tmp_path: Path) -> None:
+    files = course_files()
+    files["course.yaml"] += (
+        "reminders:\n  before_days: [14, 3]\n  on_due_day: false\n  escalate_after: 5\n"
+    )
+    policy = load_course(write_course(tmp_path, files=files)).reminders
+    assert policy.before_days == (14, 3)
+    assert policy.on_due_day is False
+    assert policy.escalate_after == 5
+    assert policy.copy_manager_after == 3  # defaults stay for what is not given
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("reminders:\n  before_days: [0]\n", "before_days must be a list of 1-365"),
+        ("reminders:\n  nag_daily: true\n", "unknown key 'nag_daily' in reminders"),
+        ("reminders:\n  copy_manager_after: 9\n", "copy_manager_after must not come after"),
+        ("renew_on: '02-30'\n", "is not a day that occurs every year"),
+        ("renew_on: 'January'\n", "renew_on must be a quoted month and day"),
+    ],
+)
+def test_bad_reminder_and_renewal_settings_are_reported(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    files = course_files()
+    files["course.yaml"] += extra
+    found = problems_of(write_course(tmp_path, files=files))
+    assert any(message in p for p in found), found
+
+
+def test_renew_on_and_renew_every_days_exclude_each_other(tmp_path: Path) -> None:
+    found = problems_of(write_course(tmp_path, renew_every_days=365, renew_on="01-15"))
+    assert any("either renew_on or renew_every_days" in p for p in found)
