@@ -41,6 +41,10 @@ run: $(VENV)/.installed translations
 test: $(VENV)/.installed-dev translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Benchmarks (never timed tests): results and the machine are appended to docs/performance.md.
+bench: $(VENV)/.installed-dev translations
+	$(BIN)/python -m bench.run --write docs/performance.md $(BENCH_ARGS)
+
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check lms tests app.py migrations bench
 	$(BIN)/ruff format --check lms tests app.py migrations bench

@@ -44,4 +44,12 @@ class CourseVersion(AppendOnly, Base):
 
     @property
     def definition(self) -> CourseDefinition:
-        return CourseDefinition.from_content(self.sha256, self.content)
+        """The parsed course; cached per process, which is safe because versions never change."""
+        key = (self.id, self.sha256)
+        cached = _DEFINITIONS.get(key)
+        if cached is None:
+            cached = _DEFINITIONS[key] = CourseDefinition.from_content(self.sha256, self.content)
+        return cached
+
+
+_DEFINITIONS: dict[tuple[int, str], CourseDefinition] = {}

@@ -77,7 +77,14 @@ def send(
         return mails.render(session, message, settings, today)
 
     while not should_stop() and time.monotonic() - started < budget_seconds:
-        report = send_batch(database, mailer, render, now=clock.now, should_stop=should_stop)
+        report = send_batch(
+            database,
+            mailer,
+            render,
+            now=clock.now,
+            should_stop=should_stop,
+            prefetch=mails.prefetch,
+        )
         total.claimed += report.claimed
         total.sent += report.sent
         total.skipped += report.skipped

@@ -36,8 +36,24 @@ class DigestLine:
 
 
 def _users(session: Session, ids: list[int]) -> list[User]:
-    found = {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
-    return [found[i] for i in ids if i in found and found[i].active]
+    found = [session.get(User, i) for i in ids]
+    return [u for u in found if u is not None and u.active]
+
+
+def prefetch(session: Session, messages: list[OutboxMessage]) -> None:
+    """Load a batch's assignments and people in two queries, into the session's identity
+    map, so rendering each message finds them there instead of querying one by one."""
+    assignment_ids = [m.payload["assignment_id"] for m in messages if m.kind == "reminder"]
+    user_ids = {i for m in messages for i in m.payload.get("to", []) + m.payload.get("cc", [])}
+    loaded: list[object] = []
+    if assignment_ids:
+        assignments = session.scalars(select(Assignment).where(Assignment.id.in_(assignment_ids)))
+        loaded.extend(assignments)
+        user_ids.update(a.user_id for a in loaded if isinstance(a, Assignment))
+    if user_ids:
+        loaded.extend(session.scalars(select(User).where(User.id.in_(user_ids))))
+    # The identity map holds objects weakly; keep them alive for as long as the batch runs.
+    session.info["prefetched"] = loaded
 
 
 def _mail(

@@ -114,10 +114,23 @@ def release(session: Session, message_id: int, owner: str) -> bool:
     return _settle(session, message_id, owner)
 
 
-def mark_sent(session: Session, message_id: int, owner: str, now: datetime) -> bool:
-    return _settle(
-        session, message_id, owner, status=OutboxStatus.SENT, sent_at=now, last_error=None
+def mark_sent(session: Session, message_ids: list[int], owner: str, now: datetime) -> int:
+    """Mark messages the server accepted; one statement for the whole group."""
+    if not message_ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(message_ids), OutboxMessage.lease_owner == owner)
+        .values(
+            lease_owner=None,
+            lease_until=None,
+            status=OutboxStatus.SENT,
+            sent_at=now,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def mark_skipped(session: Session, message_id: int, owner: str, reason: str) -> bool:

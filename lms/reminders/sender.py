@@ -24,6 +24,7 @@ from lms.reminders.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[Session, OutboxMessage, date], OutgoingMail]
+Prefetch = Callable[[Session, list[OutboxMessage]], None]
 SETTLE_EVERY = 100
 
 
@@ -53,18 +54,19 @@ class _Outcome:
     error: MailError | Exception | None = None
 
 
-def _settle(database: Database, token: str, outcomes: list[_Outcome], now: datetime) -> None:
-    with database.transaction() as session:
-        for outcome in outcomes:
-            if outcome.sent:
-                outbox.mark_sent(session, outcome.message.id, token, now)
-            elif outcome.skipped is not None:
-                outbox.mark_skipped(session, outcome.message.id, token, outcome.skipped)
-            else:
-                permanent = isinstance(outcome.error, MailError) and outcome.error.permanent
-                outbox.mark_failed(
-                    session, outcome.message, token, now, str(outcome.error), permanent=permanent
-                )
+def _settle(session: Session, token: str, outcomes: list[_Outcome], now: datetime) -> None:
+    outbox.mark_sent(session, [o.message.id for o in outcomes if o.sent], token, now)
+    for outcome in outcomes:
+        if outcome.sent:
+            continue
+        if outcome.skipped is not None:
+            outbox.mark_skipped(session, outcome.message.id, token, outcome.skipped)
+        else:
+            permanent = isinstance(outcome.error, MailError) and outcome.error.permanent
+            outbox.mark_failed(
+                session, outcome.message, token, now, str(outcome.error), permanent=permanent
+            )
+    session.commit()
 
 
 def _attempt(
@@ -98,6 +100,7 @@ def send_batch(
     lease: timedelta = timedelta(minutes=5),
     worker: str | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    prefetch: Prefetch | None = None,
 ) -> SendReport:
     """Send one batch; returns what happened. Safe to run in several processes at once."""
     report = SendReport()
@@ -111,33 +114,39 @@ def send_batch(
     pending: list[_Outcome] = []
     tried: set[int] = set()
     cannot_connect: MailError | None = None
+    # One session renders and settles, committing every SETTLE_EVERY messages: on SQLite a
+    # second session writing while this one holds a transaction would wait on its own lock.
+    session = database.new_session()
     try:
-        with mailer.connection() as send, database.transaction() as reading:
-            for message in claim.messages:
-                if should_stop():
-                    break
-                outcome = _attempt(reading, render, send, message, now().date())
-                tried.add(message.id)
-                pending.append(outcome)
-                if _transient(outcome):
-                    break  # the connection is suspect; the rest waits for the next run
-                if len(pending) >= SETTLE_EVERY:
-                    _settle(database, claim.token, pending, now())
-                    _count(report, pending)
-                    pending = []
-    except MailError as error:
-        log.warning("outbox: %s", error)
-        cannot_connect = error
-    untried = [m for m in claim.messages if m.id not in tried]
-    if cannot_connect is not None:  # every claimed message counts an attempt and backs off
-        pending.extend(_Outcome(m, error=cannot_connect) for m in untried)
-        untried = []
-    _settle(database, claim.token, pending, now())
-    _count(report, pending)
-    if untried:  # never tried (stop requested or connection broke): back without a penalty
-        with database.transaction() as session:
-            for message in untried:
-                outbox.release(session, message.id, claim.token)
+        if prefetch is not None:
+            prefetch(session, claim.messages)
+        try:
+            with mailer.connection() as send:
+                for message in claim.messages:
+                    if should_stop():
+                        break
+                    outcome = _attempt(session, render, send, message, now().date())
+                    tried.add(message.id)
+                    pending.append(outcome)
+                    if _transient(outcome):
+                        break  # the connection is suspect; the rest waits for the next run
+                    if len(pending) >= SETTLE_EVERY:
+                        _settle(session, claim.token, pending, now())
+                        _count(report, pending)
+                        pending = []
+        except MailError as error:
+            log.warning("outbox: %s", error)
+            cannot_connect = error
+        untried = [m for m in claim.messages if m.id not in tried]
+        if cannot_connect is not None:  # every claimed message counts an attempt, backs off
+            pending.extend(_Outcome(m, error=cannot_connect) for m in untried)
+            untried = []
+        for message in untried:  # never tried (stop requested, connection broke): no penalty
+            outbox.release(session, message.id, claim.token)
+        _settle(session, claim.token, pending, now())
+        _count(report, pending)
+    finally:
+        session.close()
     return report
 
 

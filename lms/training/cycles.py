@@ -113,7 +113,7 @@ def reconcile_audiences(session: Session, now: datetime) -> tuple[int, int]:
     Returns (ended, reopened). Completed cycles are never touched."""
     ended = reopened = 0
     for course, version in current_courses(session):
-        in_audience = _in_audience(version.definition.audience)
+        audience = version.definition.audience
         open_current = and_(
             Assignment.course_id == course.id,
             Assignment.completed_at.is_(None),
@@ -122,15 +122,18 @@ def reconcile_audiences(session: Session, now: datetime) -> tuple[int, int]:
         members = (
             select(User.id)
             .outerjoin(Department, Department.id == User.department_id)
-            .where(in_audience)
+            .where(_in_audience(audience))
         )
-        result = session.execute(
-            update(Assignment)
-            .where(open_current, Assignment.ended_at.is_(None), Assignment.user_id.not_in(members))
-            .values(ended_at=now, next_reminder_on=None)
-            .execution_options(synchronize_session=False)
-        )
-        ended += result.rowcount or 0  # type: ignore[attr-defined]
+        if not audience.everyone:  # nobody can leave "everyone" (leavers are simply inactive)
+            result = session.execute(
+                update(Assignment)
+                .where(
+                    open_current, Assignment.ended_at.is_(None), Assignment.user_id.not_in(members)
+                )
+                .values(ended_at=now, next_reminder_on=None)
+                .execution_options(synchronize_session=False)
+            )
+            ended += result.rowcount or 0  # type: ignore[attr-defined]
         result = session.execute(
             update(Assignment)
             .where(open_current, Assignment.ended_at.is_not(None), Assignment.user_id.in_(members))
@@ -183,11 +186,24 @@ def open_renewal_cycles(session: Session, now: datetime) -> int:
     return opened
 
 
-def _latest_major_version_ids(session: Session) -> dict[int, int]:
-    rows = session.execute(
-        select(CourseVersion.course_id, func.max(CourseVersion.id))
+def _courses_with_a_newer_major_version(session: Session) -> dict[int, int]:
+    """course id -> its latest major version id, for courses where that is not the first
+    version (otherwise nobody can have completed an older one)."""
+    latest_major = (
+        select(CourseVersion.course_id, func.max(CourseVersion.id).label("major"))
         .where(CourseVersion.minor.is_(False))
         .group_by(CourseVersion.course_id)
+        .subquery()
+    )
+    first = (
+        select(CourseVersion.course_id, func.min(CourseVersion.id).label("first"))
+        .group_by(CourseVersion.course_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(latest_major.c.course_id, latest_major.c.major)
+        .join(first, first.c.course_id == latest_major.c.course_id)
+        .where(latest_major.c.major > first.c.first)
     )
     return {course_id: version_id for course_id, version_id in rows}
 
@@ -197,7 +213,7 @@ def open_major_version_cycles(session: Session, now: datetime) -> int:
     new cycle of the current version; minor versions never do this."""
     today = now.date()
     opened = 0
-    latest_major = _latest_major_version_ids(session)
+    latest_major = _courses_with_a_newer_major_version(session)
     for course, version in current_courses(session):
         major_id = latest_major.get(course.id)
         if major_id is None:

@@ -31,6 +31,7 @@ class Assignment(Base):
         UniqueConstraint("user_id", "course_id", "cycle"),
         Index("ix_assignments_next_reminder_on", "next_reminder_on"),
         Index("ix_assignments_renews_on", "renews_on"),
+        Index("ix_assignments_ended_at", "ended_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -53,7 +54,7 @@ class Assignment(Base):
 
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
-    course_version: Mapped[CourseVersion] = relationship(lazy="joined")
+    course_version: Mapped[CourseVersion] = relationship()
 
 
 class ModuleView(Base):

@@ -57,6 +57,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('renews_on', sa.Date(), nullable=True))
         batch_op.create_index('ix_assignments_next_reminder_on', ['next_reminder_on'], unique=False)
         batch_op.create_index('ix_assignments_renews_on', ['renews_on'], unique=False)
+        batch_op.create_index('ix_assignments_ended_at', ['ended_at'], unique=False)
 
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.add_column(sa.Column('digest_opt_in', sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -92,6 +93,7 @@ def downgrade() -> None:
         batch_op.drop_column('digest_opt_in')
 
     with op.batch_alter_table('assignments', schema=None) as batch_op:
+        batch_op.drop_index('ix_assignments_ended_at')
         batch_op.drop_index('ix_assignments_renews_on')
         batch_op.drop_index('ix_assignments_next_reminder_on')
         batch_op.drop_column('renews_on')

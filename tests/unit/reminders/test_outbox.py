@@ -49,8 +49,8 @@ def test_claimed_rows_are_not_claimed_again_until_the_lease_runs_out(
 def test_only_the_lease_holder_can_settle(session: Session, now: datetime) -> None:
     _add(session, now)
     claim = outbox.claim(session, worker="a", now=now, limit=1, lease=LEASE)
-    assert not outbox.mark_sent(session, claim.messages[0].id, "someone-else", now)
-    assert outbox.mark_sent(session, claim.messages[0].id, claim.token, now)
+    assert not outbox.mark_sent(session, [claim.messages[0].id], "someone-else", now)
+    assert outbox.mark_sent(session, [claim.messages[0].id], claim.token, now)
     session.expire_all()
     assert session.scalars(select(OutboxMessage.status)).one() == OutboxStatus.SENT
 

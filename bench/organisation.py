@@ -1,0 +1,134 @@
+"""Generate a large organisation straight into a database, fast, for the benchmarks.
+
+People, departments and reporting lines; the shipped curriculum plus synthetic all-staff
+courses up to `courses`; assignments in a realistic mix (most complete, some open, a few
+overdue), written with bulk inserts rather than through the services."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from lms.catalog.definition import Audience, CourseDefinition
+from lms.catalog.loader import load_catalog
+from lms.catalog.models import Course, CourseVersion
+from lms.catalog.service import sync_catalog
+from lms.config import PROJECT_ROOT
+from lms.db import Database
+from lms.people.models import Department, User
+from lms.training.models import Assignment
+
+DEPARTMENTS = [
+    "sales",
+    "customer-success",
+    "support",
+    "engineering",
+    "marketing",
+    "finance",
+    "hr",
+    "procurement",
+    "legal",
+    "management",
+]
+TEAM_SIZE = 8
+
+
+def curriculum(courses: int) -> list[CourseDefinition]:
+    """The shipped courses, topped up with copies until there are `courses`, all for everyone
+    (so people x courses assignments, the worst case for the sweep)."""
+    shipped = load_catalog(PROJECT_ROOT / "courses")
+    everyone = Audience(everyone=True)
+    result = [replace(course, audience=everyone) for course in shipped]
+    n = 0
+    while len(result) < courses:
+        base = shipped[n % len(shipped)]
+        n += 1
+        result.append(replace(base, key=f"{base.key}-{n}", sha256=f"{n:064x}", audience=everyone))
+    return result[:courses]
+
+
+def _chunks(rows: list[dict[str, Any]], size: int = 20_000) -> list[list[dict[str, Any]]]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def generate(database: Database, people: int, courses: int, now: datetime, seed: int = 7) -> None:
+    rng = random.Random(seed)  # noqa: S311 - synthetic data
+    with database.transaction() as session:
+        sync_catalog(session, curriculum(courses), now)
+        departments = []
+        for key in DEPARTMENTS:
+            department = Department(key=key, name=key.title())
+            session.add(department)
+            departments.append(department)
+        session.flush()
+        department_ids = [d.id for d in departments]
+    # Users in id order: every TEAM_SIZE-th person manages the next TEAM_SIZE - 1.
+    users: list[dict[str, Any]] = []
+    for i in range(1, people + 1):
+        manager = None if i <= TEAM_SIZE else ((i - 1) // TEAM_SIZE)
+        users.append(
+            {
+                "id": i,
+                "email": f"p{i}@bench.example",
+                "full_name": f"Person {i}",
+                "department_id": department_ids[i % len(department_ids)],
+                "manager_id": manager,
+                "start_date": (now - timedelta(days=rng.randint(0, 3000))).date(),
+                "locale": "nb" if i % 3 == 0 else "en",
+                "timezone": "Europe/Oslo",
+                "active": True,
+                "digest_opt_in": False,
+                "created_at": now,
+            }
+        )
+    with database.transaction() as session:
+        for chunk in _chunks(users):
+            session.execute(insert(User), chunk)
+        versions = {
+            course_id: version_id
+            for course_id, version_id in session.execute(
+                select(Course.id, CourseVersion.id).join(
+                    CourseVersion, CourseVersion.id == Course.current_version_id
+                )
+            )
+        }
+    today = now.date()
+    rows: list[dict[str, Any]] = []
+    for user in users:
+        for course_id, version_id in versions.items():
+            roll = rng.random()
+            due = today + timedelta(days=rng.randint(-60, 60))
+            completed = roll < 0.85
+            rows.append(
+                {
+                    "user_id": user["id"],
+                    "course_id": course_id,
+                    "course_version_id": version_id,
+                    "cycle": 1,
+                    "assigned_at": now - timedelta(days=90),
+                    "due_on": due,
+                    "completed_at": now - timedelta(days=rng.randint(1, 300))
+                    if completed
+                    else None,
+                    "renews_on": today + timedelta(days=rng.randint(1, 365)) if completed else None,
+                    # open cycles have already been looked at today: next stage in the future
+                    "next_reminder_on": None
+                    if completed
+                    else today + timedelta(days=rng.randint(1, 7)),
+                }
+            )
+    with database.transaction() as session:
+        for chunk in _chunks(rows):
+            session.execute(insert(Assignment), chunk)
+
+
+def bench_now() -> datetime:
+    return datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
+
+
+def bench_today() -> date:
+    return bench_now().date()
