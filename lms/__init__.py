@@ -97,11 +97,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.people.views import bp as people_bp
     from lms.reminders.views import bp as reminders_bp
+    from lms.reports.views import bp as reports_bp
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(people_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(reminders_bp)
+    app.register_blueprint(reports_bp)
 
 
 def _install_request_lifecycle(app: Flask) -> None:

@@ -16,6 +16,7 @@ class Role(StrEnum):
 
     HR = "hr"
     ADMIN = "admin"
+    AUDITOR = "auditor"  # reads what HR reads; changes nothing
 
 
 class Department(Base):
@@ -43,6 +44,8 @@ class User(Base):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # When the person last left (inactive); point-in-time reports need it.
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A manager's choice: one weekly digest about their reporting line instead of single mails.
     digest_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -129,6 +129,21 @@ def set_manager(session: Session, user: User, manager: User | None) -> None:
     session.flush()
 
 
+def deactivate(session: Session, user: User, now: datetime) -> None:
+    """A leaver: cannot log in, is not chased, keeps their history; every session ends now."""
+    if user.active:
+        user.active = False
+        user.deactivated_at = now
+        end_all_logins(session, user, now)
+        session.flush()
+
+
+def reactivate(session: Session, user: User) -> None:
+    user.active = True
+    user.deactivated_at = None
+    session.flush()
+
+
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")

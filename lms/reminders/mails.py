@@ -105,6 +105,7 @@ def render_reminder(session: Session, message: OutboxMessage, settings: Settings
             "offset": payload["offset"],
             "course_url": f"{settings.base_url}/training/{definition.key}",
             "settings_url": f"{settings.base_url}/account",
+            "manager_name": _name_of(session, payload.get("from_manager")),
         }
         subject = _reminder_subject(
             payload["stage_kind"], payload["offset"], employee, definition.title[course_language]
@@ -112,7 +113,14 @@ def render_reminder(session: Session, message: OutboxMessage, settings: Settings
         return _mail(settings, message, to, cc, subject, "reminder", **context)
 
 
+def _name_of(session: Session, user_id: int | None) -> str | None:
+    user = session.get(User, user_id) if user_id else None
+    return user.full_name if user else None
+
+
 def _reminder_subject(kind: str, offset: int, employee: User, course: str) -> str:
+    if kind == "nudge":
+        return _("A reminder from your manager: %(course)s", course=course)
     if kind == "escalation":
         return _(
             "Overdue training: %(name)s has not completed %(course)s",

@@ -122,6 +122,28 @@ def _reminder_payload(
     }
 
 
+def enqueue_nudge(
+    session: Session, assignment: Assignment, manager: User, now: datetime, *, domain: str
+) -> bool:
+    """A manager's personal reminder to one person; at most one per cycle and day."""
+    return enqueue(
+        session,
+        key=f"nudge:{assignment.id}:{now.date().isoformat()}",
+        kind="reminder",
+        payload={
+            "assignment_id": assignment.id,
+            "stage": "nudge",
+            "stage_kind": "nudge",
+            "offset": (now.date() - assignment.due_on).days,
+            "to": [assignment.user_id],
+            "cc": [],
+            "from_manager": manager.id,
+        },
+        now=now,
+        domain=domain,
+    )
+
+
 def enqueue_weekly_digests(session: Session, now: datetime, *, domain: str) -> int:
     """One digest per week to each manager who chose it; its content is read when it is sent."""
     year, week, _ = now.date().isocalendar()

@@ -1,0 +1,34 @@
+"""Who may see whom. Enforced inside the queries: a manager's queries are scoped to their
+reporting line, so a foreign id simply finds nothing."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.orm import Session
+
+from lms.people.models import Role, User
+
+ORGANISATION_ROLES = (Role.HR, Role.AUDITOR, Role.ADMIN)
+
+
+def sees_organisation(viewer: User) -> bool:
+    return any(viewer.has_role(role) for role in ORGANISATION_ROLES)
+
+
+def reporting_line(manager_id: int) -> Select[tuple[int]]:
+    """SELECT of the ids of everyone below the manager, any depth (recursive CTE)."""
+    line = select(User.id).where(User.manager_id == manager_id).cte("line", recursive=True)
+    line = line.union(select(User.id).join(line, User.manager_id == line.c.id))
+    return select(line.c.id)
+
+
+def in_scope(viewer: User, *, organisation: bool) -> ColumnElement[bool]:
+    """SQL condition on User.id for the people this viewer may see in this view: everyone
+    for HR/auditor/admin in an organisation view, otherwise the viewer's reporting line."""
+    if organisation and sees_organisation(viewer):
+        return true()
+    return User.id.in_(reporting_line(viewer.id))
+
+
+def is_manager(session: Session, viewer: User) -> bool:
+    return bool(session.scalar(select(User.id).where(User.manager_id == viewer.id).limit(1)))

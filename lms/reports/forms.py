@@ -1,0 +1,60 @@
+"""Filter forms for the dashboards (GET, so no CSRF); invalid values get a message."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, Form, IntegerField, SelectField
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+from lms import clock
+from lms.reports.queries import Line, Status
+
+STATUS_LABELS = {
+    Status.COMPLETE: _l("Complete"),
+    Status.DUE_SOON: _l("Due soon"),
+    Status.OVERDUE: _l("Overdue"),
+    Status.OPEN: _l("Not due yet"),
+}
+
+
+class TeamFilterForm(Form):
+    course = SelectField(_l("Course"), choices=[], default="")
+    status = SelectField(_l("Status"), default="")
+    line = SelectField(_l("Reports"), default=str(Line.ALL))
+
+    def __init__(self, formdata: object, course_keys: list[str]) -> None:
+        super().__init__(formdata)
+        self.course.choices = [("", _l("All courses"))] + [(k, k) for k in course_keys]
+        self.status.choices = [("", _l("Any status"))] + [
+            (str(s), label) for s, label in STATUS_LABELS.items()
+        ]
+        self.line.choices = [
+            (str(Line.ALL), _l("Direct and indirect")),
+            (str(Line.DIRECT), _l("Direct reports")),
+            (str(Line.INDIRECT), _l("Indirect reports")),
+        ]
+
+
+class OnboardingForm(Form):
+    days = IntegerField(
+        _l("Started in the last … days"),
+        default=90,
+        validators=[Optional(), NumberRange(1, 3650, _l("Choose between 1 and 3650 days."))],
+    )
+
+
+class AsOfForm(Form):
+    day = DateField(_l("As of"), validators=[Optional()])
+
+    def validate_day(self, field: DateField) -> None:
+        if field.data and field.data > clock.now().date():
+            raise ValidationError(_l("Choose a day that is not in the future."))
+
+
+class RangeForm(Form):
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The end date comes before the start date."))

@@ -1,0 +1,552 @@
+"""Read models for the dashboards: plain dataclasses built from a few set-based queries."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy.orm import Session
+
+from lms.catalog.models import Course, CourseVersion
+from lms.people.models import Department, User
+from lms.reports.access import in_scope
+from lms.training.models import Assignment, Attestation, QuizAttempt
+
+DUE_SOON_DAYS = 14
+
+
+class Status(StrEnum):
+    COMPLETE = "complete"
+    OVERDUE = "overdue"
+    DUE_SOON = "due_soon"
+    OPEN = "open"
+
+
+def end_of_day(day: date) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
+def status_of(completed_at: datetime | None, due_on: date, today: date) -> Status:
+    if completed_at is not None:
+        return Status.COMPLETE
+    if due_on < today:
+        return Status.OVERDUE
+    if due_on <= today + timedelta(days=DUE_SOON_DAYS):
+        return Status.DUE_SOON
+    return Status.OPEN
+
+
+class Line(StrEnum):
+    ALL = "all"
+    DIRECT = "direct"
+    INDIRECT = "indirect"
+
+
+@dataclass(frozen=True)
+class Filters:
+    course: str | None = None
+    status: Status | None = None
+    line: Line = Line.ALL
+
+
+@dataclass(frozen=True)
+class Cell:
+    assignment_id: int
+    course_key: str
+    status: Status
+    due_on: date
+    completed_at: datetime | None
+
+
+@dataclass
+class PersonRow:
+    user_id: int
+    name: str
+    email: str
+    department: str
+    direct: bool
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+    @property
+    def soonest_due(self) -> date:
+        open_dates = [c.due_on for c in self.cells.values() if c.status != Status.COMPLETE]
+        return min(open_dates) if open_dates else date.max
+
+
+@dataclass
+class TeamView:
+    rows: list[PersonRow]
+    course_keys: list[str]
+    counts: dict[Status, int]
+    history: list[tuple[date, int, int]]  # (week end, required, complete)
+
+
+def team_view(
+    session: Session, manager: User, today: date, filters: Filters, weeks: int = 12
+) -> TeamView:
+    """The manager's whole reporting line (never anyone else), filtered."""
+    scope = in_scope(manager, organisation=False)
+    query = (
+        select(
+            User.id,
+            User.full_name,
+            User.email,
+            User.manager_id,
+            Department.name,
+            Assignment.id,
+            Course.key,
+            Assignment.due_on,
+            Assignment.completed_at,
+            Assignment.assigned_at,
+            Assignment.superseded_at,
+            Assignment.ended_at,
+        )
+        .join(Assignment, Assignment.user_id == User.id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(scope, User.active.is_(True))
+    )
+    rows_by_user: dict[int, PersonRow] = {}
+    history_rows: list[tuple[datetime, datetime | None, datetime | None, datetime | None]] = []
+    keys: set[str] = set()
+    for (
+        user_id,
+        name,
+        email,
+        manager_id,
+        department,
+        assignment_id,
+        key,
+        due_on,
+        completed_at,
+        assigned_at,
+        superseded_at,
+        ended_at,
+    ) in session.execute(query):
+        history_rows.append((assigned_at, completed_at, superseded_at, ended_at))
+        if superseded_at is not None or ended_at is not None:
+            continue
+        keys.add(key)
+        row = rows_by_user.setdefault(
+            user_id,
+            PersonRow(user_id, name, email, department or "", direct=manager_id == manager.id),
+        )
+        row.cells[key] = Cell(
+            assignment_id, key, status_of(completed_at, due_on, today), due_on, completed_at
+        )
+    rows = [r for r in rows_by_user.values() if _matches(r, filters)]
+    if filters.course:
+        for r in rows:
+            r.cells = {k: c for k, c in r.cells.items() if k == filters.course}
+    rows.sort(key=lambda r: (r.soonest_due, r.name))
+    counts = {status: 0 for status in Status}
+    for r in rows:
+        for c in r.cells.values():
+            counts[c.status] += 1
+    shown_keys = sorted(keys) if not filters.course else [filters.course]
+    return TeamView(rows, shown_keys, counts, completion_history(history_rows, today, weeks))
+
+
+def _matches(row: PersonRow, filters: Filters) -> bool:
+    if filters.line == Line.DIRECT and not row.direct:
+        return False
+    if filters.line == Line.INDIRECT and row.direct:
+        return False
+    cells = [c for k, c in row.cells.items() if filters.course in (None, k)]
+    if not cells:
+        return False
+    return filters.status is None or any(c.status == filters.status for c in cells)
+
+
+def completion_history(
+    rows: Iterable[tuple[datetime, datetime | None, datetime | None, datetime | None]],
+    today: date,
+    weeks: int,
+) -> list[tuple[date, int, int]]:
+    """Per week end: how many cycles were required then and how many of them were complete,
+    computed from stored dates (not from today's state)."""
+    ends = [today - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
+    points = []
+    materialised = list(rows)
+    for end in ends:
+        moment = end_of_day(end)
+        required = complete = 0
+        for assigned_at, completed_at, superseded_at, ended_at in materialised:
+            if assigned_at > moment:
+                continue
+            if (superseded_at and superseded_at <= moment) or (ended_at and ended_at <= moment):
+                continue
+            required += 1
+            complete += bool(completed_at and completed_at <= moment)
+        points.append((end, required, complete))
+    return points
+
+
+# --- one person's record -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptLine:
+    number: int
+    started_at: datetime
+    submitted_at: datetime | None
+    score_percent: int | None
+    passed: bool | None
+    questions: int
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    assignment_id: int
+    course_key: str
+    title: dict[str, str]
+    cycle: int
+    version_sha256: str
+    assigned_at: datetime
+    due_on: date
+    completed_at: datetime | None
+    superseded_at: datetime | None
+    ended_at: datetime | None
+    status: Status
+    attempts: list[AttemptLine]
+    attestation: Attestation | None
+
+
+@dataclass(frozen=True)
+class PersonRecord:
+    user: User
+    department: str
+    manager_name: str | None
+    cycles: list[CycleRecord]
+
+
+def person_record(
+    session: Session, viewer: User, user_id: int, today: date, *, organisation: bool
+) -> PersonRecord | None:
+    """Everything about one person's training, or None if the viewer may not see them."""
+    user = session.scalar(
+        select(User).where(User.id == user_id, in_scope(viewer, organisation=organisation))
+    )
+    if user is None:
+        return None
+    assignments = session.execute(
+        select(Assignment, Course.key, CourseVersion)
+        .join(Course, Course.id == Assignment.course_id)
+        .join(CourseVersion, CourseVersion.id == Assignment.course_version_id)
+        .where(Assignment.user_id == user.id)
+        .order_by(Course.key, Assignment.cycle)
+    ).all()
+    ids = [a.id for a, _, _ in assignments]
+    attempts: dict[int, list[AttemptLine]] = defaultdict(list)
+    for attempt in session.scalars(
+        select(QuizAttempt).where(QuizAttempt.assignment_id.in_(ids)).order_by(QuizAttempt.number)
+    ):
+        attempts[attempt.assignment_id].append(
+            AttemptLine(
+                attempt.number,
+                attempt.started_at,
+                attempt.submitted_at,
+                attempt.score_percent,
+                attempt.passed,
+                len(attempt.served),
+            )
+        )
+    attestations = {
+        a.assignment_id: a
+        for a in session.scalars(select(Attestation).where(Attestation.assignment_id.in_(ids)))
+    }
+    cycles = [
+        CycleRecord(
+            assignment_id=a.id,
+            course_key=key,
+            title=version.definition.title,
+            cycle=a.cycle,
+            version_sha256=version.sha256,
+            assigned_at=a.assigned_at,
+            due_on=a.due_on,
+            completed_at=a.completed_at,
+            superseded_at=a.superseded_at,
+            ended_at=a.ended_at,
+            status=status_of(a.completed_at, a.due_on, today),
+            attempts=attempts[a.id],
+            attestation=attestations.get(a.id),
+        )
+        for a, key, version in assignments
+    ]
+    manager = session.get(User, user.manager_id) if user.manager_id else None
+    department = user.department.name if user.department else ""
+    return PersonRecord(user, department, manager.full_name if manager else None, cycles)
+
+
+# --- organisation ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tally:
+    label: str
+    total: int
+    complete: int
+    overdue: int
+    due_soon: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.complete / self.total) if self.total else 100
+
+
+def _tally_columns(today: date):  # type: ignore[no-untyped-def]
+    complete = Assignment.completed_at.is_not(None)
+    overdue = and_(Assignment.completed_at.is_(None), Assignment.due_on < today)
+    soon = and_(
+        Assignment.completed_at.is_(None),
+        Assignment.due_on >= today,
+        Assignment.due_on <= today + timedelta(days=DUE_SOON_DAYS),
+    )
+    return (
+        func.count(),
+        func.sum(case((complete, 1), else_=0)),
+        func.sum(case((overdue, 1), else_=0)),
+        func.sum(case((soon, 1), else_=0)),
+    )
+
+
+def _current_required(include_leavers: bool):  # type: ignore[no-untyped-def]
+    conditions = [Assignment.superseded_at.is_(None), Assignment.ended_at.is_(None)]
+    if not include_leavers:
+        conditions.append(User.active.is_(True))
+    return and_(*conditions)
+
+
+def organisation_overview(
+    session: Session, today: date, *, include_leavers: bool = False
+) -> tuple[Tally, list[Tally], list[Tally]]:
+    """Current cycles: overall, by department and by course."""
+    base = (
+        select(*_tally_columns(today))
+        .select_from(Assignment)
+        .join(User, User.id == Assignment.user_id)
+        .where(_current_required(include_leavers))
+    )
+    total = Tally("", *(int(v or 0) for v in session.execute(base).one()))
+    by_department = [
+        Tally(name or "–", *(int(v or 0) for v in values))
+        for name, *values in session.execute(
+            base.add_columns(Department.name)
+            .with_only_columns(Department.name, *_tally_columns(today))
+            .outerjoin(Department, Department.id == User.department_id)
+            .group_by(Department.name)
+            .order_by(Department.name)
+        )
+    ]
+    by_course = [
+        Tally(key, *(int(v or 0) for v in values))
+        for key, *values in session.execute(
+            base.with_only_columns(Course.key, *_tally_columns(today))
+            .join(Course, Course.id == Assignment.course_id)
+            .group_by(Course.key)
+            .order_by(Course.key)
+        )
+    ]
+    return total, by_department, by_course
+
+
+@dataclass(frozen=True)
+class OverdueLine:
+    user_id: int
+    name: str
+    department: str
+    course_key: str
+    due_on: date
+    days: int
+
+
+def overdue_list(
+    session: Session, today: date, *, include_leavers: bool = False, limit: int = 500
+) -> list[OverdueLine]:
+    rows = session.execute(
+        select(User.id, User.full_name, Department.name, Course.key, Assignment.due_on)
+        .join(Assignment, Assignment.user_id == User.id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(
+            _current_required(include_leavers),
+            Assignment.completed_at.is_(None),
+            Assignment.due_on < today,
+        )
+        .order_by(Assignment.due_on, User.full_name)
+        .limit(limit)
+    )
+    return [
+        OverdueLine(uid, name, dept or "", key, due, (today - due).days)
+        for uid, name, dept, key, due in rows
+    ]
+
+
+@dataclass
+class NewHire:
+    user_id: int
+    name: str
+    department: str
+    start_date: date
+    courses: dict[str, tuple[Status, int | None]] = field(default_factory=dict)
+    # course key -> (status, days from start date to completion)
+
+
+def onboarding(session: Session, today: date, days: int) -> list[NewHire]:
+    """People who started in the last `days` days and how each required course went."""
+    since = today - timedelta(days=days)
+    rows = session.execute(
+        select(
+            User.id,
+            User.full_name,
+            Department.name,
+            User.start_date,
+            Course.key,
+            Assignment.due_on,
+            Assignment.completed_at,
+        )
+        .join(Assignment, Assignment.user_id == User.id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(
+            User.active.is_(True),
+            User.start_date >= since,
+            User.start_date <= today,
+            Assignment.cycle == 1,
+        )
+        .order_by(User.start_date.desc(), User.full_name, Course.key)
+    )
+    hires: dict[int, NewHire] = {}
+    for uid, name, dept, start, key, due_on, completed_at in rows:
+        if start is None:  # excluded by the query; narrows the type
+            continue
+        hire = hires.setdefault(uid, NewHire(uid, name, dept or "", start))
+        days_taken = (completed_at.date() - start).days if completed_at else None
+        hire.courses[key] = (status_of(completed_at, due_on, today), days_taken)
+    return list(hires.values())
+
+
+@dataclass(frozen=True)
+class AsOf:
+    day: date
+    total: Tally
+    by_department: list[Tally]
+    overdue: list[OverdueLine]
+
+
+def as_of(session: Session, day: date) -> AsOf:
+    """Who was complete, due and overdue at the end of `day`, from stored dates only:
+    cycles that existed then, people who were employed then, completions made by then."""
+    moment = end_of_day(day)
+    existed = and_(
+        Assignment.assigned_at <= moment,
+        or_(Assignment.superseded_at.is_(None), Assignment.superseded_at > moment),
+        or_(Assignment.ended_at.is_(None), Assignment.ended_at > moment),
+        User.created_at <= moment,
+        or_(User.deactivated_at.is_(None), User.deactivated_at > moment),
+    )
+    done = and_(Assignment.completed_at.is_not(None), Assignment.completed_at <= moment)
+    late = and_(~done, Assignment.due_on < day)
+    soon = and_(
+        ~done, Assignment.due_on >= day, Assignment.due_on <= day + timedelta(days=DUE_SOON_DAYS)
+    )
+    columns = (
+        func.count(),
+        func.sum(case((done, 1), else_=0)),
+        func.sum(case((late, 1), else_=0)),
+        func.sum(case((soon, 1), else_=0)),
+    )
+    base = select(*columns).select_from(Assignment).join(User, User.id == Assignment.user_id)
+    total = Tally("", *(int(v or 0) for v in session.execute(base.where(existed)).one()))
+    by_department = [
+        Tally(name or "–", *(int(v or 0) for v in values))
+        for name, *values in session.execute(
+            base.with_only_columns(Department.name, *columns)
+            .outerjoin(Department, Department.id == User.department_id)
+            .where(existed)
+            .group_by(Department.name)
+            .order_by(Department.name)
+        )
+    ]
+    overdue = [
+        OverdueLine(uid, name, dept or "", key, due, (day - due).days)
+        for uid, name, dept, key, due in session.execute(
+            select(User.id, User.full_name, Department.name, Course.key, Assignment.due_on)
+            .join(Assignment, Assignment.user_id == User.id)
+            .join(Course, Course.id == Assignment.course_id)
+            .outerjoin(Department, Department.id == User.department_id)
+            .where(existed, late)
+            .order_by(Assignment.due_on, User.full_name)
+            .limit(500)
+        )
+    ]
+    return AsOf(day, total, by_department, overdue)
+
+
+# --- exports ---------------------------------------------------------------------------------
+
+COMPLETIONS_HEADER = [
+    "email",
+    "name",
+    "department",
+    "course",
+    "cycle",
+    "version_sha256",
+    "score_percent",
+    "language",
+    "statement_sha256",
+    "typed_name",
+    "signed_at_utc",
+]
+
+
+def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
+    """Every attestation signed in [start, end], as CSV text, a chunk at a time: rows are
+    streamed from the database, never loaded all at once."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COMPLETIONS_HEADER)
+    result = session.execute(
+        select(
+            User.email,
+            User.full_name,
+            Department.name,
+            Attestation.course_key,
+            Assignment.cycle,
+            Attestation.version_sha256,
+            Attestation.score_percent,
+            Attestation.language,
+            Attestation.statement_sha256,
+            Attestation.typed_name,
+            Attestation.signed_at,
+        )
+        .join(User, User.id == Attestation.user_id)
+        .join(Assignment, Assignment.id == Attestation.assignment_id)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(
+            Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
+            Attestation.signed_at <= end_of_day(end),
+        )
+        .order_by(Attestation.id)
+        .execution_options(yield_per=1000)
+    )
+    for partition in result.partitions():
+        for row in partition:
+            *values, signed_at = row
+            writer.writerow(
+                [
+                    *("" if v is None else v for v in values),
+                    signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                ]
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.getvalue():
+        yield buffer.getvalue()
