@@ -33,6 +33,12 @@ def _reset_postgres(engine: Engine) -> None:
         conn.execute(text("CREATE SCHEMA public"))
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt is slow on purpose; tests that are not about hashing use a cheap method."""
+    monkeypatch.setattr("lms.people.service.PASSWORD_METHOD", "pbkdf2:sha256:1000")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("LMS_TEST_DATABASE_URL")

@@ -16,6 +16,8 @@ from lms.catalog.loader import KEY_PATTERN
 from lms.people.models import Department, LoginSession, Role, User, UserRole
 
 MIN_PASSWORD_LENGTH = 12
+# werkzeug's memory-hard default; tests swap in a cheap one.
+PASSWORD_METHOD = "scrypt"  # noqa: S105 - a hashing method, not a password
 # A real hash to compare against when the email is unknown, so a wrong email and a wrong
 # password take the same time and cannot be told apart.
 _DUMMY_HASH = generate_password_hash("not-a-real-password-" + secrets.token_hex(8))
@@ -147,7 +149,7 @@ def reactivate(session: Session, user: User) -> None:
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
 
 def authenticate(session: Session, email: str, password: str) -> User:
@@ -244,6 +246,11 @@ def users_with_role(session: Session, role: Role) -> list[User]:
             .order_by(User.id)
         )
     )
+
+
+def is_auditor_only(user: User) -> bool:
+    """An auditor without HR or admin duties: may read, may not change anything."""
+    return user.has_role(Role.AUDITOR) and not (user.has_role(Role.HR) or user.has_role(Role.ADMIN))
 
 
 def has_reports(session: Session, user: User) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
@@ -92,6 +92,9 @@ def logout() -> ResponseReturnValue:
 def preferences() -> ResponseReturnValue:
     form = PreferencesForm(obj=current_user)
     is_manager = service.has_reports(db_session(), current_user)
+    read_only = service.is_auditor_only(current_user)
+    if read_only and request.method == "POST":
+        abort(403)  # auditors look; they have no settings or actions of their own
     if form.validate_on_submit():
         service.change_preferences(
             current_user,
@@ -102,4 +105,6 @@ def preferences() -> ResponseReturnValue:
         db_session().flush()
         flash(_("Your preferences are saved."), "success")
         return redirect(url_for("people.preferences"))
-    return render_template("people/preferences.html", form=form, is_manager=is_manager)
+    return render_template(
+        "people/preferences.html", form=form, is_manager=is_manager, read_only=read_only
+    )

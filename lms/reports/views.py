@@ -97,7 +97,6 @@ def _bad_export(message: str) -> Response:
     return Response(message + "\n", status=400, mimetype="text/plain")
 
 
-
 def _require_manager() -> None:
     if not is_manager(db_session(), _viewer()):
         abort(403)

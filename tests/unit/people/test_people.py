@@ -17,7 +17,10 @@ def test_email_is_unique_whatever_its_case(session: Session, now: datetime) -> N
         factories.user(session, now, email="  Kari@Example.TEST ")
 
 
-def test_password_is_stored_hashed_and_checked(session: Session, now: datetime) -> None:
+def test_password_is_stored_hashed_and_checked(
+    session: Session, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("lms.people.service.PASSWORD_METHOD", "scrypt")
     person = factories.user(session, now, email="a@example.test", password=factories.PASSWORD)
     assert person.password_hash
     assert factories.PASSWORD not in person.password_hash

@@ -1,0 +1,20 @@
+"""The audit trail's filter form."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from wtforms import DateField, Form, IntegerField, StringField
+from wtforms.validators import NumberRange, Optional, ValidationError
+
+
+class AuditFilterForm(Form):
+    action = StringField(_l("Action"), validators=[Optional()])
+    actor = StringField(_l("Who (email)"), validators=[Optional()])
+    subject = StringField(_l("About whom (email)"), validators=[Optional()])
+    start = DateField(_l("From"), validators=[Optional()])
+    end = DateField(_l("To"), validators=[Optional()])
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1)])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError(_l("The end date comes before the start date."))
