@@ -18,6 +18,7 @@ from lms import clock, create_app
 from lms.config import Settings
 from lms.db import Database, make_engine
 from lms.migrate import upgrade
+from tests.company import company  # noqa: F401 - a shared fixture
 from tests.smtp import SmtpSink
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

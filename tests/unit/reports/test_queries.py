@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from lms.people.service import deactivate
 from lms.reports import queries
 from lms.reports.queries import Filters, Line, Status
-from tests.unit.reports.conftest import Company, complete
+from tests.company import Company, complete
 
 
 def _names(view: queries.TeamView) -> list[str]:

@@ -1,4 +1,4 @@
-"""Two teams under one company, with history, for the dashboards."""
+"""Two teams under one company, with history, for the dashboards (fixture `company`)."""
 
 from __future__ import annotations
 
