@@ -20,7 +20,7 @@ from lms.catalog.service import sync_catalog
 from lms.config import PROJECT_ROOT
 from lms.db import Database
 from lms.people.models import Department, User
-from lms.training.models import Assignment
+from lms.training.models import Assignment, Attestation, QuizAttempt
 
 DEPARTMENTS = [
     "sales",
@@ -55,7 +55,16 @@ def _chunks(rows: list[dict[str, Any]], size: int = 20_000) -> list[list[dict[st
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def generate(database: Database, people: int, courses: int, now: datetime, seed: int = 7) -> None:
+def generate(
+    database: Database,
+    people: int,
+    courses: int,
+    now: datetime,
+    seed: int = 7,
+    history: bool = False,
+) -> None:
+    """With `history`, also write quiz attempts (about two per assignment) and an attestation
+    per completed assignment, as the dashboards and exports read them."""
     rng = random.Random(seed)  # noqa: S311 - synthetic data
     with database.transaction() as session:
         sync_catalog(session, curriculum(courses), now)
@@ -124,6 +133,71 @@ def generate(database: Database, people: int, courses: int, now: datetime, seed:
     with database.transaction() as session:
         for chunk in _chunks(rows):
             session.execute(insert(Assignment), chunk)
+    if history:
+        _history(database, rng)
+
+
+def _history(database: Database, rng: random.Random) -> None:
+    served = [{"question": f"q{i}", "options": ["a", "b", "c"]} for i in range(8)]
+    with database.transaction() as session:
+        done = session.execute(
+            select(
+                Assignment.id,
+                Assignment.user_id,
+                Assignment.completed_at,
+                CourseVersion.sha256,
+                Course.key,
+            )
+            .join(Course, Course.id == Assignment.course_id)
+            .join(CourseVersion, CourseVersion.id == Assignment.course_version_id)
+            .where(Assignment.completed_at.is_not(None))
+            .order_by(Assignment.id)
+        ).all()
+    attempts: list[dict[str, Any]] = []
+    attestations: list[dict[str, Any]] = []
+    attempt_id = 0
+    for n, (assignment_id, user_id, completed_at, sha, key) in enumerate(done, start=1):
+        for number, passed in ((1, False), (2, True)):
+            attempt_id += 1
+            attempts.append(
+                {
+                    "id": attempt_id,
+                    "assignment_id": assignment_id,
+                    "number": number,
+                    "language": "en",
+                    "served": served,
+                    "started_at": completed_at,
+                    "submitted_at": completed_at,
+                    "answers": {},
+                    "correct_count": 8 if passed else 5,
+                    "score_percent": 100 if passed else 62,
+                    "passed": passed,
+                }
+            )
+        attestations.append(
+            {
+                "assignment_id": assignment_id,
+                "user_id": user_id,
+                "quiz_attempt_id": attempt_id,
+                "course_key": key,
+                "version_sha256": sha,
+                "language": "en",
+                "statement_sha256": "0" * 64,
+                "statement": "I will follow what I learned.",
+                "score_percent": 100,
+                "typed_name": f"Person {user_id}",
+                "signed_at": completed_at,
+                "ip": "192.0.2.1",
+                "user_agent": "bench",
+                "prev_hash": f"{n - 1:064x}",
+                "hash": f"{n:064x}",
+            }
+        )
+    with database.transaction() as session:
+        for chunk in _chunks(attempts):
+            session.execute(insert(QuizAttempt), chunk)
+        for chunk in _chunks(attestations):
+            session.execute(insert(Attestation), chunk)
 
 
 def bench_now() -> datetime:

@@ -40,7 +40,7 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     manager_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    start_date: Mapped[date | None] = mapped_column(Date)
+    start_date: Mapped[date | None] = mapped_column(Date, index=True)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Oslo")
     active: Mapped[bool] = mapped_column(Boolean, default=True)

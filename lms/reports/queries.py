@@ -323,37 +323,40 @@ def _current_required(include_leavers: bool):  # type: ignore[no-untyped-def]
     return and_(*conditions)
 
 
+def _roll_up(
+    groups: Iterable[tuple[str | None, str, int, int, int, int]],
+) -> tuple[Tally, list[Tally], list[Tally]]:
+    """Sum (department, course) groups into overall, per-department and per-course tallies."""
+    totals = [0, 0, 0, 0]
+    departments: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    courses: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for department, course, *values in groups:
+        for i, value in enumerate(values):
+            number = int(value or 0)
+            totals[i] += number
+            departments[department or "–"][i] += number
+            courses[course][i] += number
+    return (
+        Tally("", *totals),
+        [Tally(name, *departments[name]) for name in sorted(departments)],
+        [Tally(key, *courses[key]) for key in sorted(courses)],
+    )
+
+
 def organisation_overview(
     session: Session, today: date, *, include_leavers: bool = False
 ) -> tuple[Tally, list[Tally], list[Tally]]:
-    """Current cycles: overall, by department and by course."""
-    base = (
-        select(*_tally_columns(today))
+    """Current cycles: overall, by department and by course, from one grouped scan."""
+    groups = session.execute(
+        select(Department.name, Course.key, *_tally_columns(today))
         .select_from(Assignment)
         .join(User, User.id == Assignment.user_id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(Department, Department.id == User.department_id)
         .where(_current_required(include_leavers))
+        .group_by(Department.name, Course.key)
     )
-    total = Tally("", *(int(v or 0) for v in session.execute(base).one()))
-    by_department = [
-        Tally(name or "–", *(int(v or 0) for v in values))
-        for name, *values in session.execute(
-            base.add_columns(Department.name)
-            .with_only_columns(Department.name, *_tally_columns(today))
-            .outerjoin(Department, Department.id == User.department_id)
-            .group_by(Department.name)
-            .order_by(Department.name)
-        )
-    ]
-    by_course = [
-        Tally(key, *(int(v or 0) for v in values))
-        for key, *values in session.execute(
-            base.with_only_columns(Course.key, *_tally_columns(today))
-            .join(Course, Course.id == Assignment.course_id)
-            .group_by(Course.key)
-            .order_by(Course.key)
-        )
-    ]
-    return total, by_department, by_course
+    return _roll_up(groups)
 
 
 @dataclass(frozen=True)
@@ -462,18 +465,17 @@ def as_of(session: Session, day: date) -> AsOf:
         func.sum(case((late, 1), else_=0)),
         func.sum(case((soon, 1), else_=0)),
     )
-    base = select(*columns).select_from(Assignment).join(User, User.id == Assignment.user_id)
-    total = Tally("", *(int(v or 0) for v in session.execute(base.where(existed)).one()))
-    by_department = [
-        Tally(name or "–", *(int(v or 0) for v in values))
-        for name, *values in session.execute(
-            base.with_only_columns(Department.name, *columns)
+    total, by_department, _ = _roll_up(
+        session.execute(
+            select(Department.name, Course.key, *columns)
+            .select_from(Assignment)
+            .join(User, User.id == Assignment.user_id)
+            .join(Course, Course.id == Assignment.course_id)
             .outerjoin(Department, Department.id == User.department_id)
             .where(existed)
-            .group_by(Department.name)
-            .order_by(Department.name)
+            .group_by(Department.name, Course.key)
         )
-    ]
+    )
     overdue = [
         OverdueLine(uid, name, dept or "", key, due, (day - due).days)
         for uid, name, dept, key, due in session.execute(

@@ -32,6 +32,8 @@ class Assignment(Base):
         Index("ix_assignments_next_reminder_on", "next_reminder_on"),
         Index("ix_assignments_renews_on", "renews_on"),
         Index("ix_assignments_ended_at", "ended_at"),
+        # Overdue lists walk open cycles in due order and stop early.
+        Index("ix_assignments_due_on", "due_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -107,7 +109,7 @@ class Attestation(AppendOnly, Base):
     statement: Mapped[str] = mapped_column(Text)
     score_percent: Mapped[int] = mapped_column(Integer)
     typed_name: Mapped[str] = mapped_column(String(200))
-    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
     prev_hash: Mapped[str] = mapped_column(String(64))
