@@ -52,6 +52,7 @@ PEOPLE: list[tuple[str, str, str, str | None, int, str, frozenset[Role]]] = [
     ("dev1", "Mikkel Hansen", "engineering", "eng.lead", 30, "nb", frozenset()),
     ("dev2", "Aisha Bello", "engineering", "eng.lead", 7, "en", frozenset()),
     ("dev3", "Tobias Wang", "engineering", "eng.lead", -5, "en", frozenset()),
+    ("auditor", "Astrid Revisor", "legal", "admin", 200, "nb", frozenset({Role.AUDITOR})),
 ]
 
 # Who has done how much: "viewed" = read every module, "passed" = also passed the quiz,

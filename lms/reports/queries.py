@@ -535,18 +535,12 @@ def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
             Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
             Attestation.signed_at <= end_of_day(end),
         )
-        .order_by(Attestation.id)
-        .execution_options(yield_per=1000)
+        # In the order of the signed_at index, so rows stream without a sort of the whole set.
+        .order_by(Attestation.signed_at, Attestation.id)
+        .execution_options(yield_per=5000)
     )
     for partition in result.partitions():
-        for row in partition:
-            *values, signed_at = row
-            writer.writerow(
-                [
-                    *("" if v is None else v for v in values),
-                    signed_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                ]
-            )
+        writer.writerows((*row[:-1], row[-1].strftime("%Y-%m-%dT%H:%M:%SZ")) for row in partition)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
