@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from lms.audit.models import AuditEvent
+from lms.clock import iso_utc
 from lms.people.models import User
 
 
@@ -89,7 +90,7 @@ def export_csv(session: Session, filters: AuditFilter) -> Iterator[str]:
             writer.writerow(
                 [
                     event.id,
-                    event.at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    iso_utc(event.at),
                     event.action,
                     actor or "",
                     subject or "",

@@ -7,6 +7,7 @@ from typing import Any
 
 from fpdf import FPDF
 
+from lms.clock import iso_utc
 from lms.config import PROJECT_ROOT
 from lms.reports.queries import PersonRecord
 
@@ -14,7 +15,7 @@ FONTS = PROJECT_ROOT / "static" / "fonts"
 
 
 def _utc(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
+    return iso_utc(moment) if moment else None
 
 
 def evidence_json(record: PersonRecord, generated_at: datetime) -> dict[str, Any]:

@@ -9,11 +9,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from typing import cast
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms.catalog.models import Course, CourseVersion
+from lms.clock import iso_utc
 from lms.people.models import Department, User
 from lms.reports.access import in_scope
 from lms.training.models import Assignment, Attestation, QuizAttempt
@@ -369,26 +371,35 @@ class OverdueLine:
     days: int
 
 
-def overdue_list(
-    session: Session, today: date, *, include_leavers: bool = False, limit: int = 500
+def _overdue_lines(
+    session: Session, day: date, condition: ColumnElement[bool], limit: int
 ) -> list[OverdueLine]:
+    """Cycles matching `condition`, most overdue first (walks the due_on index)."""
     rows = session.execute(
         select(User.id, User.full_name, Department.name, Course.key, Assignment.due_on)
         .join(Assignment, Assignment.user_id == User.id)
         .join(Course, Course.id == Assignment.course_id)
         .outerjoin(Department, Department.id == User.department_id)
-        .where(
-            _current_required(include_leavers),
-            Assignment.completed_at.is_(None),
-            Assignment.due_on < today,
-        )
+        .where(condition)
         .order_by(Assignment.due_on, User.full_name)
         .limit(limit)
     )
     return [
-        OverdueLine(uid, name, dept or "", key, due, (today - due).days)
+        OverdueLine(uid, name, dept or "", key, due, (day - due).days)
         for uid, name, dept, key, due in rows
     ]
+
+
+def overdue_list(
+    session: Session, today: date, *, include_leavers: bool = False, limit: int = 500
+) -> list[OverdueLine]:
+    """Open current cycles past their due date, today."""
+    overdue = and_(
+        _current_required(include_leavers),
+        Assignment.completed_at.is_(None),
+        Assignment.due_on < today,
+    )
+    return _overdue_lines(session, today, overdue, limit)
 
 
 @dataclass
@@ -476,18 +487,7 @@ def as_of(session: Session, day: date) -> AsOf:
             .group_by(Department.name, Course.key)
         )
     )
-    overdue = [
-        OverdueLine(uid, name, dept or "", key, due, (day - due).days)
-        for uid, name, dept, key, due in session.execute(
-            select(User.id, User.full_name, Department.name, Course.key, Assignment.due_on)
-            .join(Assignment, Assignment.user_id == User.id)
-            .join(Course, Course.id == Assignment.course_id)
-            .outerjoin(Department, Department.id == User.department_id)
-            .where(existed, late)
-            .order_by(Assignment.due_on, User.full_name)
-            .limit(500)
-        )
-    ]
+    overdue = _overdue_lines(session, day, and_(existed, late), 500)
     return AsOf(day, total, by_department, overdue)
 
 
@@ -540,7 +540,7 @@ def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
         .execution_options(yield_per=5000)
     )
     for partition in result.partitions():
-        writer.writerows((*row[:-1], row[-1].strftime("%Y-%m-%dT%H:%M:%SZ")) for row in partition)
+        writer.writerows((*row[:-1], iso_utc(cast(datetime, row[-1]))) for row in partition)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

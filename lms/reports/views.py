@@ -32,6 +32,7 @@ from wtforms import Form
 from lms import clock
 from lms.audit.service import record as audit
 from lms.catalog.service import current_courses
+from lms.clock import iso_utc
 from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Role, User
@@ -157,7 +158,7 @@ def team_export() -> ResponseReturnValue:
                     key,
                     str(cell.status),
                     cell.due_on.isoformat(),
-                    cell.completed_at.strftime("%Y-%m-%dT%H:%M:%SZ") if cell.completed_at else "",
+                    iso_utc(cell.completed_at) if cell.completed_at else "",
                 ]
             )
     return Response(
