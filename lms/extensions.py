@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from urllib.parse import urlsplit
+
+from flask import current_app, g, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
@@ -25,6 +27,20 @@ def settings() -> Settings:
 def database() -> Database:
     value: Database = current_app.extensions["lms.db"]
     return value
+
+
+def local_path(target: str | None) -> str | None:
+    """`target` if it is a path on this site (safe to redirect to), else None."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        if parts.netloc != request.host:
+            return None
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
 
 
 def db_session() -> Session:

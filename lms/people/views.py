@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -13,7 +12,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from lms import clock
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session, settings
+from lms.extensions import db_session, local_path, settings
 from lms.people import service
 from lms.people.forms import LoginForm, PreferencesForm
 
@@ -22,11 +21,7 @@ bp = Blueprint("people", __name__)
 
 def _safe_next(target: str | None) -> str:
     """Only same-site paths may be used as the after-login destination."""
-    if target:
-        parts = urlsplit(target)
-        if not parts.scheme and not parts.netloc and target.startswith("/") and "\\" not in target:
-            return target
-    return url_for("training.my_training")
+    return local_path(target) or url_for("training.my_training")
 
 
 def _client_ip() -> str | None:

@@ -122,10 +122,18 @@ def _reminder_payload(
     }
 
 
+class NotOverdue(Exception):
+    """Only an open, overdue cycle can be nudged."""
+
+
 def enqueue_nudge(
     session: Session, assignment: Assignment, manager: User, now: datetime, *, domain: str
 ) -> bool:
-    """A manager's personal reminder to one person; at most one per cycle and day."""
+    """A manager's personal reminder to one person; at most one per cycle and day.
+
+    Returns False if one was already sent today; raises NotOverdue for anything else."""
+    if assignment.completed_at is not None or assignment.due_on >= now.date():
+        raise NotOverdue(assignment.id)
     return enqueue(
         session,
         key=f"nudge:{assignment.id}:{now.date().isoformat()}",

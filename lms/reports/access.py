@@ -30,5 +30,14 @@ def in_scope(viewer: User, *, organisation: bool) -> ColumnElement[bool]:
     return User.id.in_(reporting_line(viewer.id))
 
 
+def person_in_scope(
+    session: Session, viewer: User, user_id: int, *, organisation: bool
+) -> User | None:
+    """The person if this viewer may see them in this view, else None (looks like missing)."""
+    return session.scalar(
+        select(User).where(User.id == user_id, in_scope(viewer, organisation=organisation))
+    )
+
+
 def is_manager(session: Session, viewer: User) -> bool:
     return bool(session.scalar(select(User.id).where(User.manager_id == viewer.id).limit(1)))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from lms.catalog.models import Course, CourseVersion
 from lms.clock import iso_utc
 from lms.people.models import Department, User
-from lms.reports.access import in_scope
+from lms.reports.access import in_scope, person_in_scope
 from lms.training.models import Assignment, Attestation, QuizAttempt
 
 DUE_SOON_DAYS = 14
@@ -232,9 +232,7 @@ def person_record(
     session: Session, viewer: User, user_id: int, today: date, *, organisation: bool
 ) -> PersonRecord | None:
     """Everything about one person's training, or None if the viewer may not see them."""
-    user = session.scalar(
-        select(User).where(User.id == user_id, in_scope(viewer, organisation=organisation))
-    )
+    user = person_in_scope(session, viewer, user_id, organisation=organisation)
     if user is None:
         return None
     assignments = session.execute(

@@ -33,12 +33,12 @@ from lms import clock
 from lms.audit.service import record as audit
 from lms.catalog.service import current_courses
 from lms.clock import iso_utc
-from lms.extensions import db_session, settings
+from lms.extensions import db_session, local_path, settings
 from lms.people.access import role_required
 from lms.people.models import Role, User
-from lms.reminders.service import enqueue_nudge
+from lms.reminders.service import NotOverdue, enqueue_nudge
 from lms.reports import queries
-from lms.reports.access import is_manager
+from lms.reports.access import is_manager, person_in_scope
 from lms.reports.evidence import evidence_json, evidence_pdf
 from lms.reports.forms import AsOfForm, OnboardingForm, RangeForm, TeamFilterForm
 from lms.reports.queries import Filters, Line, Status
@@ -181,23 +181,27 @@ def nudge(assignment_id: int) -> ResponseReturnValue:
     if not form.validate_on_submit():
         abort(400)
     session = db_session()
-    today = clock.now().date()
-    record = None
     assignment = session.get(Assignment, assignment_id)
-    if assignment is not None:
-        record = queries.person_record(
-            session, _viewer(), assignment.user_id, today, organisation=False
-        )
-    if assignment is None or record is None:
+    person = (
+        person_in_scope(session, _viewer(), assignment.user_id, organisation=False)
+        if assignment is not None
+        else None
+    )
+    if assignment is None or person is None:
         abort(404)
-    if assignment.completed_at is not None or assignment.due_on >= today:
+    try:
+        sent = enqueue_nudge(
+            session, assignment, _viewer(), clock.now(), domain=settings().mail_domain
+        )
+    except NotOverdue:
         flash(_("Only overdue training can be nudged."), "error")
-    elif enqueue_nudge(session, assignment, _viewer(), clock.now(), domain=settings().mail_domain):
-        _audit("nudge", subject_user_id=assignment.user_id, assignment_id=assignment.id)
-        flash(_("%(name)s will get a reminder from you.", name=record.user.full_name), "success")
     else:
-        flash(_("You already nudged %(name)s today.", name=record.user.full_name), "info")
-    return redirect(request.referrer or url_for("reports.team"))
+        if sent:
+            _audit("nudge", subject_user_id=person.id, assignment_id=assignment.id)
+            flash(_("%(name)s will get a reminder from you.", name=person.full_name), "success")
+        else:
+            flash(_("You already nudged %(name)s today.", name=person.full_name), "info")
+    return redirect(local_path(request.referrer) or url_for("reports.team"))
 
 
 # --- HR, auditor, admin ----------------------------------------------------------------------
