@@ -7,6 +7,7 @@ from lms.catalog import models as catalog_models
 from lms.db import Base
 from lms.people import models as people_models
 from lms.reminders import models as reminders_models
+from lms.reports import models as reports_models
 from lms.training import models as training_models
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "catalog_models",
     "people_models",
     "reminders_models",
+    "reports_models",
     "training_models",
 ]

@@ -22,6 +22,7 @@ from lms.reminders import mails
 from lms.reminders.models import JobState, OutboxMessage
 from lms.reminders.sender import SendReport, send_batch
 from lms.reminders.service import enqueue_due_reminders, enqueue_weekly_digests
+from lms.reports.snapshots import record_finished_days, refresh_current
 from lms.training.cycles import CycleReport, run_cycles
 
 log = logging.getLogger(__name__)
@@ -33,13 +34,14 @@ SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after thi
 class SweepReport:
     cycles: CycleReport
     reminders: int
+    days_recorded: int = 0
 
     def __str__(self) -> str:
         c = self.cycles
         return (
             f"assigned {c.assigned}, renewed {c.renewed}, new-version cycles "
             f"{c.new_version_cycles}, ended {c.ended}, reopened {c.reopened}, "
-            f"reminders queued {self.reminders}"
+            f"reminders queued {self.reminders}, days recorded {self.days_recorded}"
         )
 
 
@@ -47,7 +49,9 @@ def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport
     """Open the cycles that are due and write the reminders that are owed, in `session`."""
     cycles = run_cycles(session, now, preboarding_days=settings.preboarding_days)
     reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
-    return SweepReport(cycles, reminders)
+    days = record_finished_days(session, now)
+    refresh_current(session, now)  # last, so the tallies include this sweep's changes
+    return SweepReport(cycles, reminders, days)
 
 
 def sweep(settings: Settings, database: Database, now: datetime) -> str:

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from lms import clock
-from lms.extensions import db_session, settings
+from lms.audit.service import record
+from lms.extensions import db_session, local_path, settings
 from lms.people.access import role_required
-from lms.people.models import Role
+from lms.people.models import Role, User
 from lms.reminders import outbox
 from lms.reminders.jobs import JOBS, sweep_in
 from lms.reminders.models import JobState
+from lms.reminders.service import NotOverdue, enqueue_nudge
+from lms.reports.access import person_in_scope
 from lms.training.forms import CsrfOnlyForm
+from lms.training.models import Assignment
 
-bp = Blueprint("reminders", __name__, url_prefix="/admin")
+bp = Blueprint("reminders", __name__)
 
 
-@bp.route("/outbox")
+@bp.route("/admin/outbox")
 @role_required(Role.ADMIN)
 def outbox_status() -> ResponseReturnValue:
     session = db_session()
@@ -32,7 +37,7 @@ def outbox_status() -> ResponseReturnValue:
     )
 
 
-@bp.route("/outbox/sweep", methods=["POST"])
+@bp.route("/admin/outbox/sweep", methods=["POST"])
 @role_required(Role.ADMIN)
 def sweep_now() -> ResponseReturnValue:
     form = CsrfOnlyForm()
@@ -49,7 +54,7 @@ def sweep_now() -> ResponseReturnValue:
     return redirect(url_for("reminders.outbox_status"))
 
 
-@bp.route("/outbox/<int:message_id>/retry", methods=["POST"])
+@bp.route("/admin/outbox/<int:message_id>/retry", methods=["POST"])
 @role_required(Role.ADMIN)
 def retry(message_id: int) -> ResponseReturnValue:
     form = CsrfOnlyForm()
@@ -59,3 +64,43 @@ def retry(message_id: int) -> ResponseReturnValue:
         else:
             flash(_("That message is not dead, so there is nothing to retry."), "error")
     return redirect(url_for("reminders.outbox_status"))
+
+
+@bp.route("/team/nudge/<int:assignment_id>", methods=["POST"], endpoint="nudge")
+@login_required
+def nudge(assignment_id: int) -> ResponseReturnValue:
+    """A manager's one-click reminder to someone overdue in their reporting line."""
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    viewer: User = current_user._get_current_object()
+    assignment = session.get(Assignment, assignment_id)
+    person = (
+        person_in_scope(session, viewer, assignment.user_id, organisation=False)
+        if assignment is not None
+        else None
+    )
+    if assignment is None or person is None:
+        abort(404)
+    try:
+        sent = enqueue_nudge(
+            session, assignment, viewer, clock.now(), domain=settings().mail_domain
+        )
+    except NotOverdue:
+        flash(_("Only overdue training can be nudged."), "error")
+    else:
+        if sent:
+            record(
+                session,
+                action="nudge",
+                now=clock.now(),
+                actor_id=viewer.id,
+                subject_user_id=person.id,
+                ip=request.remote_addr,
+                assignment_id=assignment.id,
+            )
+            flash(_("%(name)s will get a reminder from you.", name=person.full_name), "success")
+        else:
+            flash(_("You already nudged %(name)s today.", name=person.full_name), "info")
+    return redirect(local_path(request.referrer) or url_for("reports.team"))

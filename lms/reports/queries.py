@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
@@ -18,6 +18,7 @@ from lms.catalog.models import Course, CourseVersion
 from lms.clock import iso_utc
 from lms.people.models import Department, User
 from lms.reports.access import in_scope, person_in_scope
+from lms.reports.models import TallySnapshot
 from lms.training.models import Assignment, Attestation, QuizAttempt
 
 DUE_SOON_DAYS = 14
@@ -323,9 +324,7 @@ def _current_required(include_leavers: bool):  # type: ignore[no-untyped-def]
     return and_(*conditions)
 
 
-def _roll_up(
-    groups: Iterable[tuple[str | None, str, int, int, int, int]],
-) -> tuple[Tally, list[Tally], list[Tally]]:
+def _roll_up(groups: Iterable[Group]) -> tuple[Tally, list[Tally], list[Tally]]:
     """Sum (department, course) groups into overall, per-department and per-course tallies."""
     totals = [0, 0, 0, 0]
     departments: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
@@ -343,20 +342,64 @@ def _roll_up(
     )
 
 
+Group = tuple[str, str, int, int, int, int]  # department, course, total, complete, overdue, soon
+
+
+def _groups(rows: Iterable[Any]) -> list[Group]:
+    return [
+        (d or "", c, int(t or 0), int(a or 0), int(b or 0), int(e or 0))
+        for d, c, t, a, b, e in rows
+    ]
+
+
+def current_groups(session: Session, today: date, *, include_leavers: bool) -> list[Group]:
+    """Tallies of the current cycles per (department, course), live: one grouped scan."""
+    return _groups(
+        session.execute(
+            select(Department.name, Course.key, *_tally_columns(today))
+            .select_from(Assignment)
+            .join(User, User.id == Assignment.user_id)
+            .join(Course, Course.id == Assignment.course_id)
+            .outerjoin(Department, Department.id == User.department_id)
+            .where(_current_required(include_leavers))
+            .group_by(Department.name, Course.key)
+        )
+    )
+
+
+def _snapshot_groups(
+    session: Session, kind: str, day: date, include_leavers: bool
+) -> tuple[list[Group], datetime | None]:
+    rows = session.scalars(
+        select(TallySnapshot).where(
+            TallySnapshot.kind == kind,
+            TallySnapshot.day == day,
+            TallySnapshot.include_leavers.is_(include_leavers),
+        )
+    ).all()
+    groups = [
+        (r.department, r.course_key, r.total, r.complete, r.overdue, r.due_soon) for r in rows
+    ]
+    return groups, (rows[0].taken_at if rows else None)
+
+
+@dataclass(frozen=True)
+class Overview:
+    total: Tally
+    by_department: list[Tally]
+    by_course: list[Tally]
+    taken_at: datetime | None  # when the stored tallies were taken; None: computed just now
+
+
 def organisation_overview(
     session: Session, today: date, *, include_leavers: bool = False
-) -> tuple[Tally, list[Tally], list[Tally]]:
-    """Current cycles: overall, by department and by course, from one grouped scan."""
-    groups = session.execute(
-        select(Department.name, Course.key, *_tally_columns(today))
-        .select_from(Assignment)
-        .join(User, User.id == Assignment.user_id)
-        .join(Course, Course.id == Assignment.course_id)
-        .outerjoin(Department, Department.id == User.department_id)
-        .where(_current_required(include_leavers))
-        .group_by(Department.name, Course.key)
-    )
-    return _roll_up(groups)
+) -> Overview:
+    """Current cycles overall, by department and by course: from today's stored tallies
+    (refreshed by every sweep) when there are any, else computed live."""
+    groups, taken_at = _snapshot_groups(session, "current", today, include_leavers)
+    if taken_at is None:
+        groups = current_groups(session, today, include_leavers=include_leavers)
+    return Overview(*_roll_up(groups), taken_at=taken_at)
 
 
 @dataclass(frozen=True)
@@ -450,43 +493,68 @@ class AsOf:
     total: Tally
     by_department: list[Tally]
     overdue: list[OverdueLine]
+    recorded: bool = False  # read from the tallies stored when the day ended
 
 
-def as_of(session: Session, day: date) -> AsOf:
-    """Who was complete, due and overdue at the end of `day`, from stored dates only:
-    cycles that existed then, people who were employed then, completions made by then."""
+def _existed_at(day: date) -> ColumnElement[bool]:
+    """Cycles that existed at the end of `day`, of people employed then."""
     moment = end_of_day(day)
-    existed = and_(
+    return and_(
         Assignment.assigned_at <= moment,
         or_(Assignment.superseded_at.is_(None), Assignment.superseded_at > moment),
         or_(Assignment.ended_at.is_(None), Assignment.ended_at > moment),
         User.created_at <= moment,
         or_(User.deactivated_at.is_(None), User.deactivated_at > moment),
     )
-    done = and_(Assignment.completed_at.is_not(None), Assignment.completed_at <= moment)
+
+
+def _done_by(day: date) -> ColumnElement[bool]:
+    return and_(Assignment.completed_at.is_not(None), Assignment.completed_at <= end_of_day(day))
+
+
+def day_groups(session: Session, day: date) -> list[Group]:
+    """Tallies per (department, course) at the end of `day`, live from stored dates."""
+    done = _done_by(day)
     late = and_(~done, Assignment.due_on < day)
     soon = and_(
         ~done, Assignment.due_on >= day, Assignment.due_on <= day + timedelta(days=DUE_SOON_DAYS)
     )
-    columns = (
-        func.count(),
-        func.sum(case((done, 1), else_=0)),
-        func.sum(case((late, 1), else_=0)),
-        func.sum(case((soon, 1), else_=0)),
-    )
-    total, by_department, _ = _roll_up(
+    return _groups(
         session.execute(
-            select(Department.name, Course.key, *columns)
+            select(
+                Department.name,
+                Course.key,
+                func.count(),
+                func.sum(case((done, 1), else_=0)),
+                func.sum(case((late, 1), else_=0)),
+                func.sum(case((soon, 1), else_=0)),
+            )
             .select_from(Assignment)
             .join(User, User.id == Assignment.user_id)
             .join(Course, Course.id == Assignment.course_id)
             .outerjoin(Department, Department.id == User.department_id)
-            .where(existed)
+            .where(_existed_at(day))
             .group_by(Department.name, Course.key)
         )
     )
-    overdue = _overdue_lines(session, day, and_(existed, late), 500)
-    return AsOf(day, total, by_department, overdue)
+
+
+def as_of(session: Session, day: date) -> AsOf:
+    """Who was complete, due and overdue at the end of `day`: the tallies recorded when that
+    day ended if there are any, else computed from stored dates; the overdue list is always
+    computed (it walks the due-date index and stops at its page size)."""
+    groups, taken_at = _snapshot_groups(session, "day", day, False)
+    if taken_at is None:
+        groups = day_groups(session, day)
+    total, by_department, _ = _roll_up(groups)
+    late = and_(_existed_at(day), ~_done_by(day), Assignment.due_on < day)
+    return AsOf(
+        day,
+        total,
+        by_department,
+        _overdue_lines(session, day, late, 500),
+        recorded=taken_at is not None,
+    )
 
 
 # --- exports ---------------------------------------------------------------------------------

@@ -15,13 +15,10 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    flash,
     g,
-    redirect,
     render_template,
     request,
     stream_with_context,
-    url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
@@ -33,17 +30,15 @@ from lms import clock
 from lms.audit.service import record as audit
 from lms.catalog.service import current_courses
 from lms.clock import iso_utc
-from lms.extensions import db_session, local_path, settings
+from lms.extensions import db_session
 from lms.people.access import role_required
 from lms.people.models import Role, User
-from lms.reminders.service import NotOverdue, enqueue_nudge
 from lms.reports import queries
-from lms.reports.access import is_manager, person_in_scope
+from lms.reports.access import is_manager
 from lms.reports.evidence import evidence_json, evidence_pdf
 from lms.reports.forms import AsOfForm, OnboardingForm, RangeForm, TeamFilterForm
 from lms.reports.queries import Filters, Line, Status
 from lms.training.forms import CsrfOnlyForm
-from lms.training.models import Assignment
 
 bp = Blueprint("reports", __name__)
 ORGANISATION = (Role.HR, Role.AUDITOR, Role.ADMIN)
@@ -174,36 +169,6 @@ def team_person(user_id: int) -> ResponseReturnValue:
     return _person_page(user_id, organisation=False)
 
 
-@bp.route("/team/nudge/<int:assignment_id>", methods=["POST"])
-@login_required
-def nudge(assignment_id: int) -> ResponseReturnValue:
-    form = CsrfOnlyForm()
-    if not form.validate_on_submit():
-        abort(400)
-    session = db_session()
-    assignment = session.get(Assignment, assignment_id)
-    person = (
-        person_in_scope(session, _viewer(), assignment.user_id, organisation=False)
-        if assignment is not None
-        else None
-    )
-    if assignment is None or person is None:
-        abort(404)
-    try:
-        sent = enqueue_nudge(
-            session, assignment, _viewer(), clock.now(), domain=settings().mail_domain
-        )
-    except NotOverdue:
-        flash(_("Only overdue training can be nudged."), "error")
-    else:
-        if sent:
-            _audit("nudge", subject_user_id=person.id, assignment_id=assignment.id)
-            flash(_("%(name)s will get a reminder from you.", name=person.full_name), "success")
-        else:
-            flash(_("You already nudged %(name)s today.", name=person.full_name), "info")
-    return redirect(local_path(request.referrer) or url_for("reports.team"))
-
-
 # --- HR, auditor, admin ----------------------------------------------------------------------
 
 
@@ -212,16 +177,12 @@ def nudge(assignment_id: int) -> ResponseReturnValue:
 def overview() -> ResponseReturnValue:
     include_leavers = request.args.get("leavers") == "1"
     today = clock.now().date()
-    total, by_department, by_course = queries.organisation_overview(
-        db_session(), today, include_leavers=include_leavers
-    )
+    overview = queries.organisation_overview(db_session(), today, include_leavers=include_leavers)
     overdue = queries.overdue_list(db_session(), today, include_leavers=include_leavers)
     _audit("view.organisation_overview", overdue=len(overdue))
     return render_template(
         "reports/overview.html",
-        total=total,
-        by_department=by_department,
-        by_course=by_course,
+        overview=overview,
         overdue=overdue,
         include_leavers=include_leavers,
     )

@@ -102,10 +102,11 @@ def test_organisation_overview_excludes_leavers_by_default(
     session: Session, company: Company, now: datetime
 ) -> None:
     today = now.date()
-    total, by_department, by_course = queries.organisation_overview(session, today)
+    overview = queries.organisation_overview(session, today)
+    total, by_department, by_course = overview.total, overview.by_department, overview.by_course
     deactivate(session, company.a2, now)
-    after, _, _ = queries.organisation_overview(session, today)
-    with_leavers, _, _ = queries.organisation_overview(session, today, include_leavers=True)
+    after = queries.organisation_overview(session, today).total
+    with_leavers = queries.organisation_overview(session, today, include_leavers=True).total
     assert after.total == total.total - 2  # a2 had basics and crm
     assert with_leavers.total == total.total
     sales = next(t for t in by_department if t.label == "Sales")
@@ -166,3 +167,40 @@ def test_completions_csv_streams_attestations_in_the_range(
         )
     )
     assert "bea.bee@example.test" not in narrow
+
+
+def test_overview_reads_the_tallies_the_sweep_stored_today(
+    session: Session, company: Company, now: datetime
+) -> None:
+    from lms.reports.snapshots import refresh_current
+
+    live = queries.organisation_overview(session, now.date())
+    assert live.taken_at is None
+    refresh_current(session, now)
+    stored = queries.organisation_overview(session, now.date())
+    assert stored.taken_at == now
+    assert stored.total == live.total
+    assert stored.by_department == live.by_department
+    assert stored.by_course == live.by_course
+    tomorrow = queries.organisation_overview(session, now.date() + timedelta(days=1))
+    assert tomorrow.taken_at is None  # yesterday's tallies are never shown as today's
+
+
+def test_a_finished_day_is_recorded_once_and_read_back_by_as_of(
+    session: Session, company: Company, now: datetime
+) -> None:
+    import pytest
+
+    from lms.reports.snapshots import record_day
+
+    day_45 = (company.start + timedelta(days=45)).date()
+    live = queries.as_of(session, day_45)
+    assert not live.recorded
+    assert record_day(session, day_45, now)
+    assert not record_day(session, day_45, now)
+    recorded = queries.as_of(session, day_45)
+    assert recorded.recorded
+    assert recorded.total == live.total
+    assert recorded.by_department == live.by_department
+    with pytest.raises(ValueError, match="not over yet"):
+        record_day(session, now.date(), now)
