@@ -40,6 +40,7 @@ def create_app(
         instance_path=str(settings.instance_path),
     )
     _configure(app, settings)
+    app.jinja_env.add_extension("jinja2.ext.do")
     app.extensions["lms.settings"] = settings
     app.extensions["lms.db"] = database or Database(settings.database_url)
     app.extensions["lms.mailer"] = mailer or mailer_from_settings(settings)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, Form, IntegerField, StringField
+from wtforms import DateField, IntegerField, StringField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from lms.reports.forms import QueryForm
 
-class AuditFilterForm(Form):
+
+class AuditFilterForm(QueryForm):
     action = StringField(_l("Action"), validators=[Optional()])
     actor = StringField(_l("Who (email)"), validators=[Optional()])
     subject = StringField(_l("About whom (email)"), validators=[Optional()])

@@ -152,7 +152,11 @@ def create_demo(
             password=DEMO_PASSWORD,
             roles=roles,
         )
-    # Assigned as if the programme began 60 days ago, so the demo shows overdue people too.
+    # As if Vern came in 90 days ago and the programme began 60 days ago: overdue people,
+    # a completion chart with a history, and "as of" days in the past that have data.
+    for user in users.values():
+        user.created_at = now - timedelta(days=90)
+    session.flush()
     assign_courses(session, now - timedelta(days=60))
     rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not security
     for local, level in PROGRESS.items():

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import DateField, Form, IntegerField, SelectField
+from flask_wtf import FlaskForm
+from wtforms import DateField, IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from lms import clock
@@ -17,10 +18,17 @@ STATUS_LABELS = {
 }
 
 
-class TeamFilterForm(Form):
+class QueryForm(FlaskForm):
+    """A GET form: no CSRF token, but Flask-WTF's translated messages (en, nb)."""
+
+    class Meta:
+        csrf = False
+
+
+class TeamFilterForm(QueryForm):
     course = SelectField(_l("Course"), choices=[], default="")
     status = SelectField(_l("Status"), default="")
-    line = SelectField(_l("Reports"), default=str(Line.ALL))
+    line = SelectField(_l("Reporting line"), default=str(Line.ALL))
 
     def __init__(self, formdata: object, course_keys: list[str]) -> None:
         super().__init__(formdata)
@@ -35,15 +43,15 @@ class TeamFilterForm(Form):
         ]
 
 
-class OnboardingForm(Form):
+class OnboardingForm(QueryForm):
     days = IntegerField(
-        _l("Started in the last … days"),
+        _l("Started within (days)"),
         default=90,
         validators=[Optional(), NumberRange(1, 3650, _l("Choose between 1 and 3650 days."))],
     )
 
 
-class AsOfForm(Form):
+class AsOfForm(QueryForm):
     day = DateField(_l("As of"), validators=[Optional()])
 
     def validate_day(self, field: DateField) -> None:
@@ -51,7 +59,7 @@ class AsOfForm(Form):
             raise ValidationError(_l("Choose a day that is not in the future."))
 
 
-class RangeForm(Form):
+class RangeForm(QueryForm):
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])
 

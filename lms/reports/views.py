@@ -21,6 +21,7 @@ from flask import (
     stream_with_context,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy.orm import Session
@@ -297,4 +298,14 @@ def navigation() -> dict[str, object]:
             g.nav_is_manager = is_manager(db_session(), _viewer())
         return bool(g.nav_is_manager)
 
-    return {"nav_is_manager": nav_is_manager}
+    def course_title(key: str) -> str:
+        """A course's title in the reader's language (the key if the course is unknown)."""
+        if "course_titles" not in g:
+            g.course_titles = {
+                course.key: version.definition.title
+                for course, version in current_courses(db_session())
+            }
+        titles: dict[str, str] = g.course_titles.get(key, {})
+        return titles.get(str(get_locale())) or next(iter(titles.values()), key)
+
+    return {"nav_is_manager": nav_is_manager, "course_title": course_title}

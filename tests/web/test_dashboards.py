@@ -220,3 +220,39 @@ def test_admins_page_through_and_export_the_audit_trail(
     assert "view.person_record" in csv_text
     assert admin_client.get("/admin/audit?start=2026-03-01&end=2026-01-01").status_code == 400
     assert ("export.audit_csv", None) in _audit_actions(session, company.admin)
+
+
+def test_the_audit_trail_pages_through_many_events(
+    client: FlaskClient, session: Session, company: Company, now
+) -> None:  # noqa: ANN001
+    from lms.audit.service import record
+
+    for i in range(120):
+        record(
+            session,
+            action="view.person_record",
+            now=now,
+            actor_id=company.hr.id,
+            subject_user_id=company.a1.id,
+            ip="192.0.2.9",
+            n=i,
+        )
+    session.commit()
+    _as(client, company.admin)
+    first = client.get("/admin/audit")
+    assert first.status_code == 200
+    html = first.get_data(as_text=True)
+    assert "Page 1 of 3" in html
+    assert "page=2" in html
+    assert "Page 3 of 3" in client.get("/admin/audit?page=3").get_data(as_text=True)
+
+
+def test_form_errors_on_norwegian_pages_are_in_norwegian(
+    client: FlaskClient, session: Session, company: Company
+) -> None:
+    company.hr.locale = "nb"
+    session.commit()
+    _as(client, company.hr)
+    html = client.get("/hr/onboarding?days=abc").get_data(as_text=True)
+    assert "Not a valid" not in html
+    assert 'class="error-message"' in html
