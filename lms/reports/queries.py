@@ -9,13 +9,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from lms.catalog.models import Course, CourseVersion
-from lms.clock import iso_utc
+from lms.db import iso_utc_text
 from lms.people.models import Department, User
 from lms.reports.access import in_scope, person_in_scope
 from lms.reports.models import TallySnapshot
@@ -576,39 +576,45 @@ COMPLETIONS_HEADER = [
 
 def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
     """Every attestation signed in [start, end], as CSV text, a chunk at a time: rows are
-    streamed from the database, never loaded all at once."""
+    streamed from the database in record order, never loaded all at once."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COMPLETIONS_HEADER)
-    result = session.execute(
-        select(
-            User.email,
-            User.full_name,
-            Department.name,
-            Attestation.course_key,
-            Assignment.cycle,
-            Attestation.version_sha256,
-            Attestation.score_percent,
-            Attestation.language,
-            Attestation.statement_sha256,
-            Attestation.typed_name,
-            Attestation.signed_at,
-        )
-        .join(User, User.id == Attestation.user_id)
-        .join(Assignment, Assignment.id == Attestation.assignment_id)
-        .outerjoin(Department, Department.id == User.department_id)
-        .where(
-            Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
-            Attestation.signed_at <= end_of_day(end),
-        )
-        # In the order of the signed_at index, so rows stream without a sort of the whole set.
-        .order_by(Attestation.signed_at, Attestation.id)
-        .execution_options(yield_per=5000)
+    in_range = and_(
+        Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
+        Attestation.signed_at <= end_of_day(end),
     )
-    for partition in result.partitions():
-        writer.writerows((*row[:-1], iso_utc(cast(datetime, row[-1]))) for row in partition)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    # Bound the scan by record ids first (an index look-up), so the rows are then read in
+    # storage order instead of hopping through the table in signing-time order.
+    first, last = session.execute(
+        select(func.min(Attestation.id), func.max(Attestation.id)).where(in_range)
+    ).one()
+    if first is not None:
+        result = session.execute(
+            select(
+                User.email,
+                User.full_name,
+                Department.name,
+                Attestation.course_key,
+                Assignment.cycle,
+                Attestation.version_sha256,
+                Attestation.score_percent,
+                Attestation.language,
+                Attestation.statement_sha256,
+                Attestation.typed_name,
+                iso_utc_text(Attestation.signed_at),
+            )
+            .join(User, User.id == Attestation.user_id)
+            .join(Assignment, Assignment.id == Attestation.assignment_id)
+            .outerjoin(Department, Department.id == User.department_id)
+            .where(Attestation.id.between(first, last), in_range)
+            .order_by(Attestation.id)
+            .execution_options(yield_per=5000)
+        )
+        for partition in result.partitions():
+            writer.writerows(partition)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
     if buffer.getvalue():
         yield buffer.getvalue()

@@ -161,6 +161,8 @@ def test_completions_csv_streams_attestations_in_the_range(
     assert lines[0].startswith("email,name,department,course")
     assert len(lines) == 3  # a1 and b1 signed basics
     assert "ada.one@example.test" in text
+    signed = (company.start + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert any(line.endswith(f",Ada One,{signed}") for line in lines), lines
     narrow = "".join(
         queries.completions_csv(
             session, company.start.date(), (company.start + timedelta(days=20)).date()
