@@ -590,7 +590,9 @@ def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
         select(func.min(Attestation.id), func.max(Attestation.id)).where(in_range)
     ).one()
     if first is not None:
-        result = session.execute(
+        # Core, not the ORM, and every column plain text or a number (the database formats
+        # the timestamp): the ORM's per-row work would double a whole-organisation export.
+        result = session.connection().execute(
             select(
                 User.email,
                 User.full_name,
