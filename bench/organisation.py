@@ -91,7 +91,7 @@ def generate(
                 "timezone": "Europe/Oslo",
                 "active": True,
                 "digest_opt_in": False,
-                "created_at": now,
+                "created_at": now - timedelta(days=1000),
             }
         )
     with database.transaction() as session:
