@@ -191,6 +191,10 @@ def _history(database: Database, rng: random.Random) -> None:
                 "user_agent": "bench",
                 "prev_hash": f"{n - 1:064x}",
                 "hash": f"{n:064x}",
+                "cycle": 1,
+                "person_email": f"p{user_id}@bench.example",
+                "person_name": f"Person {user_id}",
+                "department": DEPARTMENTS[user_id % len(DEPARTMENTS)].title(),
             }
         )
     with database.transaction() as session:

@@ -23,3 +23,44 @@ def test_migrations_go_down_and_up_again(tmp_path) -> None:  # noqa: ANN001
     upgrade(url)
     command.downgrade(alembic_config(url), "base")
     upgrade(url)
+
+
+def test_attestations_get_the_people_backfilled_and_stay_append_only(tmp_path) -> None:  # noqa: ANN001
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from lms.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'backfill.sqlite3'}"
+    upgrade(url, "0005")
+    engine = create_engine(url)
+    now = "2026-03-02 09:30:00.000000"
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO departments (id, key, name) VALUES (1, 'sales', 'Sales')",
+            "INSERT INTO users (id, email, full_name, department_id, locale, timezone, active,"
+            " digest_opt_in, created_at) VALUES (1, 'kari@example.test', 'Kari Nordmann', 1,"
+            " 'nb', 'Europe/Oslo', 1, 0, :now)",
+            "INSERT INTO courses (id, key, created_at) VALUES (1, 'basics', :now)",
+            "INSERT INTO course_versions (id, course_id, sha256, minor, content, created_at)"
+            " VALUES (1, 1, 'abc', 0, '{}', :now)",
+            "INSERT INTO assignments (id, user_id, course_id, course_version_id, cycle,"
+            " assigned_at, due_on) VALUES (1, 1, 1, 1, 2, :now, '2026-04-01')",
+            "INSERT INTO quiz_attempts (id, assignment_id, number, language, served, started_at)"
+            " VALUES (1, 1, 1, 'nb', '[]', :now)",
+            "INSERT INTO attestations (id, assignment_id, user_id, quiz_attempt_id, course_key,"
+            " version_sha256, language, statement_sha256, statement, score_percent, typed_name,"
+            " signed_at, prev_hash, hash) VALUES (1, 1, 1, 1, 'basics', 'abc', 'nb', 'def',"
+            " 'Jeg lover', 100, 'Kari Nordmann', :now, '0', '1')",
+        ):
+            conn.execute(text(statement), {"now": now})
+    upgrade(url)
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("SELECT cycle, person_email, person_name, department FROM attestations")
+        ).one()
+        assert tuple(row) == (2, "kari@example.test", "Kari Nordmann", "Sales")
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("UPDATE attestations SET typed_name = 'Forged'"))
+    engine.dispose()

@@ -114,5 +114,12 @@ class Attestation(AppendOnly, Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Who the person was when they signed (outside the hash): the exports read these, so a
+    # whole-organisation export is one pass over this table, and a later rename or move to
+    # another department does not rewrite what the evidence said at the time.
+    cycle: Mapped[int | None] = mapped_column(Integer)
+    person_email: Mapped[str | None] = mapped_column(String(254))
+    person_name: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str | None] = mapped_column(String(200))
 
     assignment: Mapped[Assignment] = relationship()

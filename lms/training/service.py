@@ -408,6 +408,10 @@ def sign_attestation(
         statement=definition.attestation[language],
         signed_at=now,
         hash=rules.chain_hash(fields),
+        cycle=progress.assignment.cycle,
+        person_email=user.email,
+        person_name=user.full_name,
+        department=user.department.name if user.department else "",
     )
     session.add(attestation)
     assignment = progress.assignment
