@@ -126,7 +126,7 @@ def jobs_group() -> None:
 
 
 @jobs_group.command("run")
-@click.argument("job", type=click.Choice(["sweep", "send", "digest"]))
+@click.argument("job", type=click.Choice(["sweep", "send", "digest", "tallies"]))
 def jobs_run(job: str) -> None:
     """Run JOB once and print what it did."""
     from lms.reminders.jobs import run_job

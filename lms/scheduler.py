@@ -48,6 +48,14 @@ def build_scheduler(
     )
     scheduler.add_job(
         run_job,
+        IntervalTrigger(minutes=settings.sweep_minutes),
+        args=[app, "tallies"],
+        id="tallies",
+        name="tallies",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_job,
         CronTrigger(
             day_of_week=settings.digest_weekday,
             hour=settings.digest_hour,

@@ -22,11 +22,11 @@ from lms.reminders import mails
 from lms.reminders.models import JobState, OutboxMessage
 from lms.reminders.sender import SendReport, send_batch
 from lms.reminders.service import enqueue_due_reminders, enqueue_weekly_digests
-from lms.reports.snapshots import record_finished_days, refresh_current
+from lms.reports import snapshots
 from lms.training.cycles import CycleReport, run_cycles
 
 log = logging.getLogger(__name__)
-JOBS = ("sweep", "send", "digest")
+JOBS = ("sweep", "send", "digest", "tallies")
 SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after this
 
 
@@ -34,14 +34,13 @@ SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after thi
 class SweepReport:
     cycles: CycleReport
     reminders: int
-    days_recorded: int = 0
 
     def __str__(self) -> str:
         c = self.cycles
         return (
             f"assigned {c.assigned}, renewed {c.renewed}, new-version cycles "
             f"{c.new_version_cycles}, ended {c.ended}, reopened {c.reopened}, "
-            f"reminders queued {self.reminders}, days recorded {self.days_recorded}"
+            f"reminders queued {self.reminders}"
         )
 
 
@@ -49,14 +48,18 @@ def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport
     """Open the cycles that are due and write the reminders that are owed, in `session`."""
     cycles = run_cycles(session, now, preboarding_days=settings.preboarding_days)
     reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
-    days = record_finished_days(session, now)
-    refresh_current(session, now)  # last, so the tallies include this sweep's changes
-    return SweepReport(cycles, reminders, days)
+    return SweepReport(cycles, reminders)
 
 
 def sweep(settings: Settings, database: Database, now: datetime) -> str:
     with database.transaction() as session:
         return str(sweep_in(session, settings, now))
+
+
+def tallies(database: Database, now: datetime) -> str:
+    """Store the tallies the organisation views read (its own job: a full scan each time)."""
+    with database.transaction() as session:
+        return snapshots.refresh(session, now)
 
 
 def digest(settings: Settings, database: Database, now: datetime) -> str:
@@ -130,6 +133,8 @@ def run_job(app: Flask, job: str, should_stop: Callable[[], bool] = lambda: Fals
                 detail = send(settings, database, mailer, should_stop=should_stop)
             elif job == "digest":
                 detail = digest(settings, database, started)
+            elif job == "tallies":
+                detail = tallies(database, started)
             else:
                 raise ValueError(f"unknown job {job!r}; jobs are {', '.join(JOBS)}")
         except Exception as error:

@@ -352,19 +352,34 @@ def _groups(rows: Iterable[Any]) -> list[Group]:
     ]
 
 
+def current_groups_both(session: Session, today: date) -> tuple[list[Group], list[Group]]:
+    """Tallies of the current cycles per (department, course), without and with leavers,
+    from one grouped scan (split by whether the person is active)."""
+    active_only: list[Group] = []
+    totals: dict[tuple[str, str], list[int]] = {}
+    for department, course, active, *values in session.execute(
+        select(Department.name, Course.key, User.active, *_tally_columns(today))
+        .select_from(Assignment)
+        .join(User, User.id == Assignment.user_id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(Department, Department.id == User.department_id)
+        .where(_current_required(include_leavers=True))
+        .group_by(Department.name, Course.key, User.active)
+    ):
+        numbers = [int(v or 0) for v in values]
+        if active:
+            active_only.append((department or "", course, *numbers))
+        summed = totals.setdefault((department or "", course), [0, 0, 0, 0])
+        for i, number in enumerate(numbers):
+            summed[i] += number
+    with_leavers: list[Group] = [(d, c, *n) for (d, c), n in totals.items()]  # type: ignore[misc]
+    return active_only, with_leavers
+
+
 def current_groups(session: Session, today: date, *, include_leavers: bool) -> list[Group]:
-    """Tallies of the current cycles per (department, course), live: one grouped scan."""
-    return _groups(
-        session.execute(
-            select(Department.name, Course.key, *_tally_columns(today))
-            .select_from(Assignment)
-            .join(User, User.id == Assignment.user_id)
-            .join(Course, Course.id == Assignment.course_id)
-            .outerjoin(Department, Department.id == User.department_id)
-            .where(_current_required(include_leavers))
-            .group_by(Department.name, Course.key)
-        )
-    )
+    """Tallies of the current cycles per (department, course), live."""
+    active_only, with_leavers = current_groups_both(session, today)
+    return with_leavers if include_leavers else active_only
 
 
 def _snapshot_groups(

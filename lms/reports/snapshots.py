@@ -8,7 +8,7 @@ from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.orm import Session
 
 from lms.reports.models import TallySnapshot
-from lms.reports.queries import Group, current_groups, day_groups
+from lms.reports.queries import Group, current_groups_both, day_groups
 
 
 def _rows(
@@ -34,17 +34,10 @@ def _rows(
 def refresh_current(session: Session, now: datetime) -> int:
     """Replace the current tallies (with and without leavers) by fresh ones."""
     today = now.date()
-    rows = [
-        row
-        for include_leavers in (False, True)
-        for row in _rows(
-            "current",
-            today,
-            now,
-            include_leavers,
-            current_groups(session, today, include_leavers=include_leavers),
-        )
-    ]
+    active_only, with_leavers = current_groups_both(session, today)
+    rows = _rows("current", today, now, False, active_only) + _rows(
+        "current", today, now, True, with_leavers
+    )
     session.execute(delete(TallySnapshot).where(TallySnapshot.kind == "current"))
     if rows:
         session.execute(insert(TallySnapshot), rows)
@@ -65,6 +58,8 @@ def record_day(session: Session, day: date, now: datetime) -> bool:
     return True
 
 
-def record_finished_days(session: Session, now: datetime) -> int:
-    """The sweep's part: record yesterday (and nothing more, so a tick stays cheap)."""
-    return int(record_day(session, now.date() - timedelta(days=1), now))
+def refresh(session: Session, now: datetime) -> str:
+    """The `tallies` job: record yesterday if that is not done yet, refresh today's."""
+    recorded = record_day(session, now.date() - timedelta(days=1), now)
+    groups = refresh_current(session, now)
+    return f"{groups} tally rows stored" + (", yesterday recorded" if recorded else "")

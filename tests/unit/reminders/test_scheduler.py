@@ -22,7 +22,7 @@ def test_scheduler_has_the_three_jobs_coalesced_with_grace(app: Flask) -> None:
     scheduler.start(paused=True)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"sweep", "send", "digest"}
+    assert set(jobs) == {"sweep", "send", "digest", "tallies"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1
@@ -43,12 +43,12 @@ def test_jobs_run_from_the_command_line_and_are_recorded(
     app: Flask, session: Session, now: datetime
 ) -> None:
     runner = app.test_cli_runner()
-    for job in ("sweep", "send", "digest"):
+    for job in ("sweep", "send", "digest", "tallies"):
         result = runner.invoke(args=["lms", "jobs", "run", job])
         assert result.exit_code == 0, result.output
     assert "reminders queued 0" in runner.invoke(args=["lms", "jobs", "run", "sweep"]).output
     states = {s.job: s for s in session.scalars(select(JobState))}
-    assert set(states) == {"sweep", "send", "digest"}
+    assert set(states) == {"sweep", "send", "digest", "tallies"}
     assert states["sweep"].runs == 2
     assert all(s.last_ok for s in states.values())
     assert states["sweep"].last_finished_at == now
