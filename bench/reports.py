@@ -131,7 +131,7 @@ def main() -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     rows.append(
-        ("storing the tallies (the sweep's extra work)", f"{stored_seconds:.2f} s", "–", "–")
+        ("storing the tallies (the tallies job, every 15 min)", f"{stored_seconds:.2f} s", "–", "–")
     )
     rows.append(
         (

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from lms.audit.models import AuditEvent
 from lms.clock import iso_utc
 from lms.people.models import User
+from lms.reports.queries import csv_safe
 
 
 @dataclass(frozen=True)
@@ -92,10 +93,10 @@ def export_csv(session: Session, filters: AuditFilter) -> Iterator[str]:
                     event.id,
                     iso_utc(event.at),
                     event.action,
-                    actor or "",
-                    subject or "",
+                    csv_safe(actor or ""),
+                    csv_safe(subject or ""),
                     event.ip or "",
-                    json.dumps(event.detail, sort_keys=True, default=str),
+                    csv_safe(json.dumps(event.detail, sort_keys=True, default=str)),
                 ]
             )
         yield buffer.getvalue()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -11,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lms.catalog.models import Course, CourseVersion
@@ -587,14 +585,41 @@ COMPLETIONS_HEADER = [
     "typed_name",
     "signed_at_utc",
 ]
+FORMULA_STARTS = ("=", "+", "-", "@")  # a spreadsheet would run such a cell as a formula
+
+
+def csv_safe(value: object) -> object:
+    """Text that a spreadsheet would take for a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_text(column: Any) -> ColumnElement[str]:
+    """A text column as one quoted CSV cell, built by the database (same rule as csv_safe)."""
+    value = func.coalesce(column, "", type_=String)
+    guarded = case(
+        (func.substr(value, 1, 1).in_(FORMULA_STARTS), literal("'", String) + value),
+        else_=value,
+    )
+    return literal('"', String) + func.replace(guarded, '"', '""', type_=String) + '"'
+
+
+def _csv_number(column: Any) -> ColumnElement[str]:
+    return func.coalesce(cast(column, String), "", type_=String)
+
+
+def _csv_line(*cells: ColumnElement[str]) -> ColumnElement[str]:
+    line = cells[0]
+    for cell in cells[1:]:
+        line = line + "," + cell
+    return line
 
 
 def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
     """Every attestation signed in [start, end], as CSV text, a chunk at a time: rows are
     streamed from the database in record order, never loaded all at once."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COMPLETIONS_HEADER)
+    yield ",".join(COMPLETIONS_HEADER) + "\r\n"
     in_range = and_(
         Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
         Attestation.signed_at <= end_of_day(end),
@@ -604,32 +629,28 @@ def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
     first, last = session.execute(
         select(func.min(Attestation.id), func.max(Attestation.id)).where(in_range)
     ).one()
-    if first is not None:
-        # One table (people as they were at signing), Core rather than the ORM, and every
-        # column plain text or a number (the database formats the timestamp): the per-row
-        # work of joins and ORM rows would more than double a whole-organisation export.
-        result = session.connection().execute(
-            select(
-                Attestation.person_email,
-                Attestation.person_name,
-                Attestation.department,
-                Attestation.course_key,
-                Attestation.cycle,
-                Attestation.version_sha256,
-                Attestation.score_percent,
-                Attestation.language,
-                Attestation.statement_sha256,
-                Attestation.typed_name,
-                iso_utc_text(Attestation.signed_at),
-            )
-            .where(Attestation.id.between(first, last), in_range)
-            .order_by(Attestation.id)
-            .execution_options(yield_per=5000)
-        )
-        for partition in result.partitions():
-            writer.writerows(partition)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    if buffer.getvalue():
-        yield buffer.getvalue()
+    if first is None:
+        return
+    # One table (people as they were at signing) and each CSV line built by the database:
+    # Python only joins lines, which keeps a whole-organisation export to seconds.
+    line = _csv_line(
+        _csv_text(Attestation.person_email),
+        _csv_text(Attestation.person_name),
+        _csv_text(Attestation.department),
+        _csv_text(Attestation.course_key),
+        _csv_number(Attestation.cycle),
+        _csv_text(Attestation.version_sha256),
+        _csv_number(Attestation.score_percent),
+        _csv_text(Attestation.language),
+        _csv_text(Attestation.statement_sha256),
+        _csv_text(Attestation.typed_name),
+        iso_utc_text(Attestation.signed_at),
+    )
+    result = session.connection().execute(
+        select(line)
+        .where(Attestation.id.between(first, last), in_range)
+        .order_by(Attestation.id)
+        .execution_options(yield_per=5000)
+    )
+    for lines in result.scalars().partitions():
+        yield "\r\n".join(lines) + "\r\n"

@@ -38,7 +38,7 @@ from lms.reports import queries
 from lms.reports.access import is_manager
 from lms.reports.evidence import evidence_json, evidence_pdf
 from lms.reports.forms import AsOfForm, OnboardingForm, RangeForm, TeamFilterForm
-from lms.reports.queries import Filters, Line, Status
+from lms.reports.queries import Filters, Line, Status, csv_safe
 from lms.training.forms import CsrfOnlyForm
 
 bp = Blueprint("reports", __name__)
@@ -147,9 +147,9 @@ def team_export() -> ResponseReturnValue:
             cell = row.cells[key]
             writer.writerow(
                 [
-                    row.name,
-                    row.email,
-                    row.department,
+                    csv_safe(row.name),
+                    csv_safe(row.email),
+                    csv_safe(row.department),
                     "yes" if row.direct else "no",
                     key,
                     str(cell.status),

@@ -162,7 +162,23 @@ def test_completions_csv_streams_attestations_in_the_range(
     assert len(lines) == 3  # a1 and b1 signed basics
     assert "ada.one@example.test" in text
     signed = (company.start + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert any(line.endswith(f",Ada One,{signed}") for line in lines), lines
+    import csv as csv_module
+
+    rows = list(csv_module.reader(lines))
+    ada = next(r for r in rows if r[0] == "ada.one@example.test")
+    assert ada == [
+        "ada.one@example.test",
+        "Ada One",
+        "Sales",
+        "basics",
+        "1",
+        company.course.sha256,
+        "100",
+        "en",
+        company.course.statement_sha256("en"),
+        "Ada One",
+        signed,
+    ]
     narrow = "".join(
         queries.completions_csv(
             session, company.start.date(), (company.start + timedelta(days=20)).date()
@@ -206,3 +222,29 @@ def test_a_finished_day_is_recorded_once_and_read_back_by_as_of(
     assert recorded.by_department == live.by_department
     with pytest.raises(ValueError, match="not over yet"):
         record_day(session, now.date(), now)
+
+
+def test_exports_neutralise_cells_a_spreadsheet_would_run_as_formulas(
+    session: Session, company: Company, now: datetime
+) -> None:
+    """OWASP CSV injection: a typed name like =HYPERLINK(...) must not become a formula."""
+    import csv as csv_module
+    import io as io_module
+
+    from lms.training import service
+    from tests.unit.training.conftest import Learner
+
+    company.a2.full_name = '=HYPERLINK("http://evil.example","x")'
+    session.flush()
+    learner = Learner(session, company.a2, company.course, now)
+    learner.pass_quiz()
+    learner.sign()
+    assert service  # imported for the learner's use
+    text = "".join(queries.completions_csv(session, company.start.date(), now.date()))
+    rows = list(csv_module.reader(io_module.StringIO(text)))
+    evil = next(r for r in rows if r[0] == company.a2.email)
+    assert evil[1] == "'" + company.a2.full_name
+    assert evil[9] == "'" + company.a2.full_name
+    assert queries.csv_safe("@SUM(1)") == "'@SUM(1)"
+    assert queries.csv_safe("Kari") == "Kari"
+    assert queries.csv_safe(5) == 5
