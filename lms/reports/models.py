@@ -13,7 +13,7 @@ from lms.db import Base, UTCDateTime
 class TallySnapshot(Base):
     """Counts per (department, course) at one moment.
 
-    kind "current": the latest, refreshed by every sweep (the HR overview reads it).
+    kind "current": the latest, refreshed by the tallies job (the HR overview reads it).
     kind "day": the state at the end of `day`, written once the day is over (as-of reads it;
     it also keeps the department a person was in at the time)."""
 

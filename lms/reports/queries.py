@@ -408,7 +408,7 @@ def organisation_overview(
     session: Session, today: date, *, include_leavers: bool = False
 ) -> Overview:
     """Current cycles overall, by department and by course: from today's stored tallies
-    (refreshed by every sweep) when there are any, else computed live."""
+    (refreshed by the tallies job) when there are any, else computed live."""
     groups, taken_at = _snapshot_groups(session, "current", today, include_leavers)
     if taken_at is None:
         groups = current_groups(session, today, include_leavers=include_leavers)

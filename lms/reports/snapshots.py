@@ -1,4 +1,4 @@
-"""Keep the stored tallies current: the sweep refreshes today's and records each finished day."""
+"""Keep the stored tallies current: the tallies job refreshes today's and records each day."""
 
 from __future__ import annotations
 
