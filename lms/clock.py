@@ -21,13 +21,6 @@ def set_source(source: Callable[[], datetime] | None) -> None:
     _source = source
 
 
-def as_utc(value: datetime) -> datetime:
-    """Treat a naive datetime read back from SQLite as UTC; convert aware ones."""
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
 def iso_utc(moment: datetime) -> str:
     """The one timestamp format of exports and evidence: ISO 8601 in UTC, to the second."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

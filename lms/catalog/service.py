@@ -12,10 +12,6 @@ from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course, CourseVersion
 
 
-class UnknownCourse(LookupError):
-    pass
-
-
 @dataclass
 class SyncReport:
     """What a sync changed, for the command's output and the admin preview."""
@@ -23,10 +19,6 @@ class SyncReport:
     new_courses: list[str] = field(default_factory=list)
     new_versions: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.new_courses or self.new_versions)
 
 
 def sync_catalog(
@@ -76,10 +68,3 @@ def current_courses(session: Session) -> list[tuple[Course, CourseVersion]]:
         .order_by(Course.key)
     ).all()
     return [(course, version) for course, version in rows]
-
-
-def course_by_key(session: Session, key: str) -> Course:
-    course = session.scalar(select(Course).where(Course.key == key))
-    if course is None or course.current_version_id is None:
-        raise UnknownCourse(key)
-    return course

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, exists, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -28,10 +28,6 @@ class PeopleError(Exception):
 
 
 class DuplicateEmail(PeopleError):
-    pass
-
-
-class UnknownDepartment(PeopleError):
     pass
 
 
@@ -73,13 +69,6 @@ def get_or_create_department(session: Session, key: str, name: str) -> Departmen
         department = Department(key=key, name=name)
         session.add(department)
         session.flush()
-    return department
-
-
-def department_by_key(session: Session, key: str) -> Department:
-    department = session.scalar(select(Department).where(Department.key == key))
-    if department is None:
-        raise UnknownDepartment(f"No department with key {key!r}")
     return department
 
 
@@ -230,11 +219,16 @@ def end_all_logins(session: Session, user: User, now: datetime) -> None:
     )
 
 
-def reporting_line_ids(session: Session, manager_id: int) -> list[int]:
-    """Ids of everyone who reports to the manager, directly or indirectly, any depth."""
+def reporting_line(manager_id: int) -> Select[tuple[int]]:
+    """SELECT of the ids of everyone below the manager, any depth (recursive CTE)."""
     line = select(User.id).where(User.manager_id == manager_id).cte("line", recursive=True)
     line = line.union(select(User.id).join(line, User.manager_id == line.c.id))
-    return list(session.scalars(select(line.c.id)))
+    return select(line.c.id)
+
+
+def reporting_line_ids(session: Session, manager_id: int) -> list[int]:
+    """Ids of everyone who reports to the manager, directly or indirectly, any depth."""
+    return list(session.scalars(reporting_line(manager_id)))
 
 
 def users_with_role(session: Session, role: Role) -> list[User]:

@@ -3,23 +3,17 @@ reporting line, so a foreign id simply finds nothing."""
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, select, true
 from sqlalchemy.orm import Session
 
 from lms.people.models import Role, User
+from lms.people.service import reporting_line
 
 ORGANISATION_ROLES = (Role.HR, Role.AUDITOR, Role.ADMIN)
 
 
 def sees_organisation(viewer: User) -> bool:
     return any(viewer.has_role(role) for role in ORGANISATION_ROLES)
-
-
-def reporting_line(manager_id: int) -> Select[tuple[int]]:
-    """SELECT of the ids of everyone below the manager, any depth (recursive CTE)."""
-    line = select(User.id).where(User.manager_id == manager_id).cte("line", recursive=True)
-    line = line.union(select(User.id).join(line, User.manager_id == line.c.id))
-    return select(line.c.id)
 
 
 def in_scope(viewer: User, *, organisation: bool) -> ColumnElement[bool]:

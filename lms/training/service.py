@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
-from lms.catalog.models import Course, CourseVersion
+from lms.catalog.models import Course
 from lms.people.models import User
 from lms.training import rules
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
@@ -431,10 +431,3 @@ def attestation_for_user(session: Session, attestation_id: int, user: User) -> A
     if attestation is None:
         raise NotFound(str(attestation_id))
     return attestation
-
-
-def version_of(session: Session, version_id: int) -> CourseVersion:
-    version = session.get(CourseVersion, version_id)
-    if version is None:
-        raise NotFound(str(version_id))
-    return version
