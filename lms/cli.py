@@ -12,7 +12,9 @@ from lms import clock
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.catalog.service import sync_catalog
+from lms.clock import iso_utc
 from lms.extensions import database, settings
+from lms.integrations.tokens import Scope, create_token, revoke, tokens
 from lms.training.cycles import assign_courses, move_unstarted_to_current_versions
 
 
@@ -133,3 +135,43 @@ def jobs_run(job: str) -> None:
 
     _log_to_console()
     click.echo(run_job(current_app._get_current_object(), job))  # type: ignore[attr-defined]
+
+
+@lms_group.group("tokens")
+def tokens_group() -> None:
+    """API tokens for HR systems and identity providers."""
+
+
+@tokens_group.command("create")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), required=True)
+@click.argument("name")
+def tokens_create(scope: str, name: str) -> None:
+    """Create a token; it is printed this once and stored only as a hash."""
+    with database().transaction() as session:
+        token, raw = create_token(session, name=name, scope=Scope(scope), now=clock.now())
+        token_id = token.id
+    click.echo(f"token {token_id} ({scope}) for {name!r} — copy it now, it is not shown again:")
+    click.echo(raw)
+
+
+@tokens_group.command("list")
+def tokens_list() -> None:
+    """Every token with its scope, last use and whether it is revoked."""
+    with database().transaction() as session:
+        for token in tokens(session):
+            used = iso_utc(token.last_used_at) if token.last_used_at else "never"
+            state = f"revoked {token.revoked_at:%Y-%m-%d}" if token.revoked_at else "active"
+            click.echo(
+                f"{token.id:>4}  {token.scope:<9} {token.prefix}…  {state:<18} "
+                f"last used {used}  {token.name}"
+            )
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    with database().transaction() as session:
+        if not revoke(session, token_id, clock.now()):
+            raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask, g, render_template
+from flask import Flask, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+API_PREFIXES = ("/api/", "/scim/")
 
 
 def mark_rollback() -> None:
@@ -25,6 +27,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
+        if request.path.startswith(API_PREFIXES):  # machines get the protocol's error format
+            body = {
+                "type": "about:blank",
+                "title": error.name,
+                "status": code,
+                "detail": error.description or "",
+            }
+            response = jsonify(body)
+            response.status_code = code
+            response.mimetype = "application/problem+json"
+            return response
         titles = {
             400: _("Bad request"),
             403: _("Not allowed"),

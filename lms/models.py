@@ -5,6 +5,7 @@ from __future__ import annotations
 from lms.audit import models as audit_models
 from lms.catalog import models as catalog_models
 from lms.db import Base
+from lms.integrations import tokens as integration_tokens
 from lms.people import models as people_models
 from lms.reminders import models as reminders_models
 from lms.reports import models as reports_models
@@ -14,6 +15,7 @@ __all__ = [
     "Base",
     "audit_models",
     "catalog_models",
+    "integration_tokens",
     "people_models",
     "reminders_models",
     "reports_models",

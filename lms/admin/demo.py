@@ -139,7 +139,7 @@ def create_demo(
         key: get_or_create_department(session, key, name) for key, name in DEPARTMENTS.items()
     }
     users: dict[str, User] = {}
-    for local, name, department, manager, days, locale, roles in PEOPLE:
+    for number, (local, name, department, manager, days, locale, roles) in enumerate(PEOPLE, 1):
         users[local] = create_user(
             session,
             email=_email(local),
@@ -151,6 +151,7 @@ def create_demo(
             locale=locale,
             password=DEMO_PASSWORD,
             roles=roles,
+            external_id=f"EMP-{number:04d}",
         )
     # As if Vern came in 90 days ago and the programme began 60 days ago: overdue people,
     # a completion chart with a history, and "as of" days in the past that have data.

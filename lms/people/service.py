@@ -85,12 +85,14 @@ def create_user(
     timezone: str = "Europe/Oslo",
     password: str | None = None,
     roles: frozenset[Role] = frozenset(),
+    external_id: str | None = None,
 ) -> User:
     """Create an active user; the email must be unused."""
     email = normalise_email(email)
     if session.scalar(select(exists().where(User.email == email))):
         raise DuplicateEmail(f"A user with email {email} already exists")
     user = User(
+        external_id=external_id,
         email=email,
         full_name=" ".join(full_name.split()),
         department=department,
