@@ -97,6 +97,7 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from lms.admin.audit_views import bp as audit_bp
+    from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
     from lms.people.views import bp as people_bp
     from lms.reminders.views import bp as reminders_bp
@@ -108,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(reminders_bp)
     app.register_blueprint(reports_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(people_import_bp)
     app.register_blueprint(api_bp)
 
 

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import NoReturn
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
 from lms import clock
+from lms.admin import people_import as importer
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.catalog.service import sync_catalog
 from lms.clock import iso_utc
 from lms.extensions import database, settings
 from lms.integrations.tokens import Scope, create_token, revoke, tokens
+from lms.integrations.webhooks import EVENTS as webhook_events
+from lms.integrations.webhooks import BadEndpoint
+from lms.integrations.webhooks import overview as webhook_overview
+from lms.integrations.webhooks import register as register_webhook
+from lms.integrations.webhooks import remove as remove_webhook
 from lms.training.cycles import assign_courses, move_unstarted_to_current_versions
 
 
@@ -128,13 +140,15 @@ def jobs_group() -> None:
 
 
 @jobs_group.command("run")
-@click.argument("job", type=click.Choice(["sweep", "send", "digest", "tallies"]))
+@click.argument("job", type=click.Choice(["sweep", "send", "digest", "tallies", "webhooks"]))
 def jobs_run(job: str) -> None:
     """Run JOB once and print what it did."""
     from lms.reminders.jobs import run_job
+    from lms.scheduler import MORE_JOBS
 
     _log_to_console()
-    click.echo(run_job(current_app._get_current_object(), job))  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(run_job(app, job, more=MORE_JOBS))
 
 
 @lms_group.group("tokens")
@@ -175,3 +189,130 @@ def tokens_revoke(token_id: int) -> None:
         if not revoke(session, token_id, clock.now()):
             raise click.ClickException(f"no active token {token_id}")
     click.echo(f"token {token_id} revoked")
+
+
+@lms_group.group("webhooks")
+def webhooks_group() -> None:
+    """Outgoing webhooks: where Vern tells other systems what happened."""
+
+
+@webhooks_group.command("add")
+@click.argument("url")
+@click.option(
+    "--event",
+    "events",
+    multiple=True,
+    type=click.Choice(list(webhook_events)),
+    help="Repeat for several; default: all events.",
+)
+def webhooks_add(url: str, events: tuple[str, ...]) -> None:
+    """Register URL; prints the signing secret once."""
+    with database().transaction() as session:
+        try:
+            endpoint = register_webhook(
+                session, url=url, events=list(events or webhook_events), now=clock.now()
+            )
+        except BadEndpoint as bad:
+            raise click.ClickException(str(bad)) from None
+        click.echo(f"webhook {endpoint.id} for {', '.join(endpoint.events)}")
+        click.echo(f"signing secret (shown once): {endpoint.secret}")
+
+
+@webhooks_group.command("list")
+def webhooks_list() -> None:
+    """Every endpoint with its events and recent delivery results."""
+    with database().transaction() as session:
+        for endpoint, sent, failing in webhook_overview(session):
+            state = "active" if endpoint.active else "removed"
+            click.echo(
+                f"{endpoint.id:>4}  {state:<8} {endpoint.url}  {', '.join(endpoint.events)}"
+                f"  delivered {sent}, failed for good {failing}"
+            )
+
+
+@webhooks_group.command("remove")
+@click.argument("endpoint_id", type=int)
+def webhooks_remove(endpoint_id: int) -> None:
+    """Stop sending to an endpoint (its delivery log stays)."""
+    with database().transaction() as session:
+        if not remove_webhook(session, endpoint_id):
+            raise click.ClickException(f"no active webhook {endpoint_id}")
+    click.echo(f"webhook {endpoint_id} removed")
+
+
+@lms_group.group("people")
+def people_group() -> None:
+    """People from a CSV file (HR without a provisioning system)."""
+
+
+def _read_people_file(path: Path) -> importer.ImportPlan:
+    """Decode and check the file, with a progress bar: big files take a moment."""
+    try:
+        text = importer.decode(path.read_bytes())
+    except importer.NotUtf8 as error:
+        _exit_with_problems(path, [error.problem])
+    lines = max(1, text.count("\n"))
+    with click.progressbar(length=lines, label="Checking rows", file=sys.stderr) as bar:
+        return importer.parse(text, progress=bar.update)
+
+
+def _exit_with_problems(path: Path, problems: Sequence[importer.Problem]) -> NoReturn:
+    for problem in problems:
+        column = f" {problem.column}:" if problem.column else ""
+        click.echo(f"{path}:{problem.line}:{column} {problem.reason}", err=True)
+    count = len(problems)
+    click.echo(f"{count} problem{'s' if count != 1 else ''}; nothing was imported", err=True)
+    raise SystemExit(1)
+
+
+def _echo_preview(preview: importer.ImportPreview) -> None:
+    for row in preview.changed():
+        click.echo(f"{row.action:<11} line {row.line:<6} {row.external_id}  {row.full_name}")
+        for change in row.changes:
+            click.echo(f"{'':<19}{change.field}: {change.before or '–'} → {change.after or '–'}")
+    for key in preview.new_departments:
+        click.echo(f"new department  {key}")
+
+
+def _summary(counts: Mapping[importer.Action, int], verb: str) -> str:
+    done = [f"{count} {action}" for action, count in counts.items() if action != "unchanged"]
+    return f"{verb}: {', '.join(done)}; {counts[importer.Action.UNCHANGED]} unchanged"
+
+
+def _apply_with_progress(
+    session: Session, plan: importer.ImportPlan, path: Path, now: datetime
+) -> importer.ImportResult:
+    label = "Importing people"
+    with click.progressbar(length=len(plan.rows), label=label, file=sys.stderr) as bar:
+        return importer.apply(
+            session,
+            plan,
+            now,
+            actor_id=None,
+            default_timezone=settings().default_timezone,
+            preboarding_days=settings().preboarding_days,
+            source=path.name,
+            progress=bar.update,
+        )
+
+
+@people_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and show the changes; write nothing.")
+def people_import(path: Path, dry_run: bool) -> None:
+    """Create and update people from a CSV file; exit 1 and write nothing on any problem."""
+    plan = _read_people_file(path)
+    now = clock.now()
+    # One transaction: what was checked is what is applied.
+    with database().transaction() as session:
+        preview = importer.preview(session, plan, now)
+        _echo_preview(preview)
+        apply = preview.ok and not dry_run
+        result = _apply_with_progress(session, plan, path, now) if apply else None
+    if not preview.ok:
+        _exit_with_problems(path, preview.problems)
+    if result is None:
+        click.echo(_summary(preview.counts(), "dry run, nothing written; would"))
+        return
+    click.echo(_summary(result.counts, "imported"))
+    click.echo(f"{result.assignments} assignments created")

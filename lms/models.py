@@ -6,6 +6,7 @@ from lms.audit import models as audit_models
 from lms.catalog import models as catalog_models
 from lms.db import Base
 from lms.integrations import tokens as integration_tokens
+from lms.integrations import webhooks as integration_webhooks
 from lms.people import models as people_models
 from lms.reminders import models as reminders_models
 from lms.reports import models as reports_models
@@ -16,6 +17,7 @@ __all__ = [
     "audit_models",
     "catalog_models",
     "integration_tokens",
+    "integration_webhooks",
     "people_models",
     "reminders_models",
     "reports_models",

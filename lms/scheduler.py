@@ -17,7 +17,11 @@ from flask import Flask
 
 from lms import clock
 from lms.config import Settings
-from lms.reminders.jobs import run_job
+from lms.integrations import webhooks
+from lms.reminders.jobs import JobFunction, run_job
+
+# Jobs of features that sit above reminders in the layering.
+MORE_JOBS: dict[str, JobFunction] = {"webhooks": webhooks.run}
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,14 @@ def build_scheduler(
         IntervalTrigger(seconds=settings.send_seconds),
         args=[app, "send", stopping.is_set],
         id="send",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_job,
+        IntervalTrigger(seconds=settings.send_seconds),
+        args=[app, "webhooks", stopping.is_set, MORE_JOBS],
+        id="webhooks",
+        name="webhooks",
         next_run_time=now,
     )
     scheduler.add_job(

@@ -57,11 +57,21 @@ class InvalidDepartmentKey(PeopleError):
     pass
 
 
+def normalise_name(full_name: str) -> str:
+    """A name with single spaces, so the same person typed twice compares equal."""
+    return " ".join(full_name.split())
+
+
+def is_department_key(key: str) -> bool:
+    """Whether `key` can name a department (course audiences refer to departments by key)."""
+    return bool(KEY_PATTERN.match(key)) and key not in RESERVED_AUDIENCE_WORDS
+
+
 def get_or_create_department(session: Session, key: str, name: str) -> Department:
     """Find a department by key, creating it with `name` if it does not exist yet."""
     department = session.scalar(select(Department).where(Department.key == key))
     if department is None:
-        if not KEY_PATTERN.match(key) or key in RESERVED_AUDIENCE_WORDS:
+        if not is_department_key(key):
             raise InvalidDepartmentKey(
                 f"{key!r} cannot be a department key: use lower-case letters, digits and "
                 "hyphens, and not the words 'all' or 'managers' (course audiences use them)"
@@ -94,7 +104,7 @@ def create_user(
     user = User(
         external_id=external_id,
         email=email,
-        full_name=" ".join(full_name.split()),
+        full_name=normalise_name(full_name),
         department=department,
         manager=manager,
         start_date=start_date,
@@ -109,6 +119,30 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def update_details(
+    session: Session,
+    user: User,
+    *,
+    email: str,
+    full_name: str,
+    department: Department | None,
+    start_date: date | None,
+    locale: str,
+    external_id: str | None,
+) -> None:
+    """Set a person's HR details (an import, a provisioning system); the email must be unused."""
+    email = normalise_email(email)
+    if email != user.email and session.scalar(select(exists().where(User.email == email))):
+        raise DuplicateEmail(f"A user with email {email} already exists")
+    user.email = email
+    user.full_name = normalise_name(full_name)
+    user.department = department
+    user.start_date = start_date
+    user.locale = locale
+    user.external_id = external_id
+    session.flush()
 
 
 def set_manager(session: Session, user: User, manager: User | None) -> None:

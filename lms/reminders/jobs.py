@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -26,7 +26,7 @@ from lms.reports import snapshots
 from lms.training.cycles import CycleReport, run_cycles
 
 log = logging.getLogger(__name__)
-JOBS = ("sweep", "send", "digest", "tallies")
+JOBS = ("sweep", "send", "digest", "tallies", "webhooks")  # listed on the admin page
 SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after this
 
 
@@ -118,25 +118,51 @@ def _note(database: Database, job: str, **values: object) -> None:
             state.runs += 1
 
 
-def run_job(app: Flask, job: str, should_stop: Callable[[], bool] = lambda: False) -> str:
-    """Run one job once inside the app context and record its outcome; re-raises failures."""
+@dataclass(frozen=True)
+class JobContext:
+    """What a job gets: the app's settings, database and mailer, the time it started."""
+
+    settings: Settings
+    database: Database
+    mailer: Mailer
+    now: datetime
+    should_stop: Callable[[], bool]
+
+
+JobFunction = Callable[[JobContext], str]
+
+JOB_FUNCTIONS: dict[str, JobFunction] = {
+    "sweep": lambda c: sweep(c.settings, c.database, c.now),
+    "send": lambda c: send(c.settings, c.database, c.mailer, should_stop=c.should_stop),
+    "digest": lambda c: digest(c.settings, c.database, c.now),
+    "tallies": lambda c: tallies(c.database, c.now),
+}
+
+
+def run_job(
+    app: Flask,
+    job: str,
+    should_stop: Callable[[], bool] = lambda: False,
+    more: Mapping[str, JobFunction] | None = None,
+) -> str:
+    """Run one job once inside the app context and record its outcome; re-raises failures.
+    `more` adds jobs of features above this one (the scheduler passes the webhooks job)."""
+    functions = {**JOB_FUNCTIONS, **(more or {})}
+    if job not in functions:
+        raise ValueError(f"unknown job {job!r}; jobs are {', '.join(functions)}")
     with app.app_context():
-        settings: Settings = app.extensions["lms.settings"]
         database: Database = app.extensions["lms.db"]
-        mailer: Mailer = app.extensions["lms.mailer"]
         started = clock.now()
+        context = JobContext(
+            app.extensions["lms.settings"],
+            database,
+            app.extensions["lms.mailer"],
+            started,
+            should_stop,
+        )
         _note(database, job, last_started_at=started)
         try:
-            if job == "sweep":
-                detail = sweep(settings, database, started)
-            elif job == "send":
-                detail = send(settings, database, mailer, should_stop=should_stop)
-            elif job == "digest":
-                detail = digest(settings, database, started)
-            elif job == "tallies":
-                detail = tallies(database, started)
-            else:
-                raise ValueError(f"unknown job {job!r}; jobs are {', '.join(JOBS)}")
+            detail = functions[job](context)
         except Exception as error:
             log.exception("job %s failed", job)
             _note(

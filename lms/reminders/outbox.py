@@ -73,10 +73,25 @@ class Claim:
     messages: list[OutboxMessage]
 
 
-def claim(session: Session, *, worker: str, now: datetime, limit: int, lease: timedelta) -> Claim:
-    """Lease up to `limit` due messages to this batch; commit before sending them."""
+MAIL_KINDS = ("reminder", "digest")
+
+
+def claim(
+    session: Session,
+    *,
+    worker: str,
+    now: datetime,
+    limit: int,
+    lease: timedelta,
+    kinds: tuple[str, ...] = MAIL_KINDS,
+) -> Claim:
+    """Lease up to `limit` due messages of these kinds to this batch; commit before sending."""
     token = f"{worker}:{secrets.token_hex(6)}"
-    candidates = select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.id)
+    candidates = (
+        select(OutboxMessage.id)
+        .where(_claimable(now), OutboxMessage.kind.in_(kinds))
+        .order_by(OutboxMessage.id)
+    )
     candidates = candidates.limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         ids = list(session.scalars(candidates.with_for_update(skip_locked=True)))
@@ -89,7 +104,7 @@ def claim(session: Session, *, worker: str, now: datetime, limit: int, lease: ti
     # the same row only one wins, whatever the isolation level.
     session.execute(
         update(OutboxMessage)
-        .where(target, _claimable(now))
+        .where(target, _claimable(now), OutboxMessage.kind.in_(kinds))
         .values(lease_owner=token, lease_until=now + lease)
         .execution_options(synchronize_session=False)
     )

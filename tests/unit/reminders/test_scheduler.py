@@ -22,7 +22,7 @@ def test_scheduler_has_the_three_jobs_coalesced_with_grace(app: Flask) -> None:
     scheduler.start(paused=True)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"sweep", "send", "digest", "tallies"}
+    assert set(jobs) == {"sweep", "send", "digest", "tallies", "webhooks"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

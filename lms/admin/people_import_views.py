@@ -1,0 +1,115 @@
+"""HR's page to import people from a CSV file: upload, preview with problems, apply."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from lms import clock
+from lms.admin import people_import as importer
+from lms.admin.people_import_forms import MAX_UPLOAD_BYTES, ApplyForm, UploadForm
+from lms.audit.service import record
+from lms.errors import mark_rollback
+from lms.extensions import db_session, settings
+from lms.people.access import role_required
+from lms.people.models import Role
+
+bp = Blueprint("people_import", __name__, url_prefix="/admin/people")
+IMPORTERS = (Role.HR, Role.ADMIN)
+
+
+def reason(problem: importer.Problem) -> str:
+    """A problem's message in the viewer's language."""
+    return _(problem.message, **problem.params)
+
+
+def _page(
+    upload: UploadForm,
+    preview: importer.ImportPreview | None = None,
+    text: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The import page; a clean preview with changes carries the text on to the Apply button."""
+    ready = preview is not None and preview.ok and bool(preview.changed()) and bool(text)
+    # formdata=None: filled from `text`, not from the upload that is being answered.
+    confirm = ApplyForm(formdata=None, csv_text=text) if ready else None
+    return render_template(
+        "admin/people_import.html",
+        form=upload,
+        preview=preview,
+        confirm=confirm,
+        reason=reason,
+        max_kb=MAX_UPLOAD_BYTES // 1024,
+    ), status
+
+
+def _problem_preview(problem: importer.Problem) -> importer.ImportPreview:
+    return importer.ImportPreview(rows=(), problems=(problem,), new_departments=())
+
+
+@bp.route("/import", methods=["GET", "POST"])
+@role_required(*IMPORTERS)
+def upload() -> ResponseReturnValue:
+    form = UploadForm()
+    if not form.validate_on_submit():
+        if form.is_submitted():
+            mark_rollback()
+        return _page(form, status=400 if form.is_submitted() else 200)
+    try:
+        text = importer.decode(form.file.data.read())
+    except importer.NotUtf8 as error:
+        return _page(form, _problem_preview(error.problem))
+    session = db_session()
+    preview = importer.preview(session, importer.parse(text), clock.now())
+    # The preview shows other people's current details, which is a read worth recording.
+    record(
+        session,
+        action="view.people_import_preview",
+        now=clock.now(),
+        actor_id=current_user.id,
+        ip=request.remote_addr,
+        rows=len(preview.rows),
+        problems=len(preview.problems),
+    )
+    return _page(form, preview, text)
+
+
+@bp.route("/import/apply", methods=["POST"])
+@role_required(*IMPORTERS)
+def apply() -> ResponseReturnValue:
+    form = ApplyForm()
+    if not form.validate_on_submit():
+        flash(_("Nothing was imported: upload the file again."), "error")
+        return redirect(url_for("people_import.upload"))
+    session = db_session()
+    now = clock.now()
+    plan = importer.parse(form.csv_text.data or "")
+    try:
+        result = importer.apply(
+            session,
+            plan,
+            now,
+            actor_id=current_user.id,
+            default_timezone=settings().default_timezone,
+            preboarding_days=settings().preboarding_days,
+        )
+    except importer.ImportRejected:
+        # Vern changed since the preview (someone took an email, say): show what is wrong now.
+        mark_rollback()
+        return _page(UploadForm(), importer.preview(session, plan, now), status=409)
+    counts = result.counts
+    flash(
+        _(
+            "Import done: %(created)s created, %(updated)s updated, %(deactivated)s "
+            "deactivated, %(reactivated)s reactivated, %(unchanged)s unchanged.",
+            created=counts[importer.Action.CREATE],
+            updated=counts[importer.Action.UPDATE],
+            deactivated=counts[importer.Action.DEACTIVATE],
+            reactivated=counts[importer.Action.REACTIVATE],
+            unchanged=counts[importer.Action.UNCHANGED],
+        ),
+        "success",
+    )
+    return redirect(url_for("people_import.upload"))

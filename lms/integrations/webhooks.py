@@ -1,0 +1,324 @@
+"""Outgoing webhooks: events found in the tables, delivered through the outbox, signed.
+
+The database is the truth here too: a job reads what happened (new attestations, cycles that
+became overdue, people whose onboarding is complete) and writes one outbox row per
+(endpoint, event, subject) under a unique key, so running it twice, late or on two hosts
+sends nothing twice. Delivery is an HTTP POST signed with the endpoint's secret."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from lms.clock import iso_utc
+from lms.db import Base, Database, UTCDateTime
+from lms.people.models import User
+from lms.reminders import outbox
+from lms.reminders.jobs import JobContext
+from lms.reminders.models import OutboxMessage
+from lms.reminders.sender import worker_name
+from lms.training.models import Assignment, Attestation
+
+log = logging.getLogger(__name__)
+EVENTS = (
+    "attestation.signed",
+    "course.completed",
+    "assignment.overdue",
+    "person.onboarding_complete",
+)
+OVERDUE_WINDOW = timedelta(days=7)  # cycles that turned overdue this recently are reported
+TIMEOUT_SECONDS = 10
+
+
+class WebhookEndpoint(Base):
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    url: Mapped[str] = mapped_column(String(500))
+    # Kept as is: the HMAC needs it. Shown once at registration, like a token.
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Attestations up to this id existed before the endpoint did: no history is replayed.
+    after_attestation_id: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class BadEndpoint(ValueError):
+    pass
+
+
+def register(
+    session: Session,
+    *,
+    url: str,
+    events: list[str],
+    now: datetime,
+    created_by_id: int | None = None,
+) -> WebhookEndpoint:
+    """A new endpoint with a fresh secret; only events from now on are sent to it."""
+    if not url.startswith(("https://", "http://")) or len(url) > 500:
+        raise BadEndpoint("the URL must start with https:// (or http:// for tests)")
+    unknown = sorted(set(events) - set(EVENTS))
+    if unknown or not events:
+        raise BadEndpoint(f"events must be some of {', '.join(EVENTS)}; unknown: {unknown}")
+    newest = session.scalar(select(func.max(Attestation.id))) or 0
+    endpoint = WebhookEndpoint(
+        url=url,
+        secret="whsec_" + secrets.token_urlsafe(24),
+        events=sorted(set(events)),
+        active=True,
+        created_at=now,
+        after_attestation_id=newest,
+        created_by_id=created_by_id,
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint
+
+
+def remove(session: Session, endpoint_id: int) -> bool:
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or not endpoint.active:
+        return False
+    endpoint.active = False
+    session.flush()
+    return True
+
+
+def overview(session: Session) -> list[tuple[WebhookEndpoint, int, int]]:
+    """Each endpoint with how many deliveries succeeded and how many failed for good."""
+    counts: dict[tuple[int, str], int] = {}
+    for payload, status in session.execute(
+        select(OutboxMessage.payload, OutboxMessage.status).where(OutboxMessage.kind == "webhook")
+    ):
+        key = (int(payload["endpoint_id"]), str(status))
+        counts[key] = counts.get(key, 0) + 1
+    return [
+        (e, counts.get((e.id, "sent"), 0), counts.get((e.id, "dead"), 0))
+        for e in session.scalars(select(WebhookEndpoint).order_by(WebhookEndpoint.id))
+    ]
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`Vern-Signature` header: t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def _enqueue(
+    session: Session,
+    endpoint: WebhookEndpoint,
+    event: str,
+    subject: str,
+    data: dict[str, Any],
+    now: datetime,
+    domain: str,
+) -> int:
+    return int(
+        outbox.enqueue(
+            session,
+            key=f"webhook:{endpoint.id}:{event}:{subject}",
+            kind="webhook",
+            payload={"endpoint_id": endpoint.id, "event": event, "data": data},
+            now=now,
+            domain=domain,
+        )
+    )
+
+
+def _attestation_data(attestation: Attestation, user: User) -> dict[str, Any]:
+    return {
+        "person": {"externalId": user.external_id, "email": user.email},
+        "course": attestation.course_key,
+        "versionSha256": attestation.version_sha256,
+        "score": attestation.score_percent,
+        "signedAt": iso_utc(attestation.signed_at),
+    }
+
+
+def find_events(session: Session, now: datetime, *, domain: str) -> int:
+    """Write the outbox rows for everything that happened that endpoints want to hear about."""
+    endpoints = list(session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active)))
+    if not endpoints:
+        return 0
+    written = 0
+    oldest = min(e.after_attestation_id for e in endpoints)
+    signed = session.execute(
+        select(Attestation, User)
+        .join(User, User.id == Attestation.user_id)
+        .where(Attestation.id > oldest, Attestation.signed_at >= now - OVERDUE_WINDOW)
+        .order_by(Attestation.id)
+    ).all()
+    for attestation, user in signed:
+        data = _attestation_data(attestation, user)
+        for endpoint in endpoints:
+            if attestation.id <= endpoint.after_attestation_id:
+                continue
+            for event in ("attestation.signed", "course.completed"):
+                if event in endpoint.events:
+                    written += _enqueue(
+                        session, endpoint, event, str(attestation.id), data, now, domain
+                    )
+    written += _overdue(session, endpoints, now, domain)
+    written += _onboarding_complete(session, endpoints, signed, now, domain)
+    return written
+
+
+def _overdue(session: Session, endpoints: list[WebhookEndpoint], now: datetime, domain: str) -> int:
+    wanted = [e for e in endpoints if "assignment.overdue" in e.events]
+    if not wanted:
+        return 0
+    today = now.date()
+    rows = session.execute(
+        select(Assignment, User)
+        .join(User, User.id == Assignment.user_id)
+        .where(
+            Assignment.due_on < today,
+            Assignment.due_on >= today - OVERDUE_WINDOW,
+            Assignment.completed_at.is_(None),
+            Assignment.superseded_at.is_(None),
+            Assignment.ended_at.is_(None),
+            User.active.is_(True),
+        )
+    ).all()
+    written = 0
+    for assignment, user in rows:
+        data = {
+            "person": {"externalId": user.external_id, "email": user.email},
+            "course": assignment.course_version.definition.key,
+            "cycle": assignment.cycle,
+            "dueOn": assignment.due_on.isoformat(),
+        }
+        for endpoint in wanted:
+            written += _enqueue(
+                session, endpoint, "assignment.overdue", str(assignment.id), data, now, domain
+            )
+    return written
+
+
+def _onboarding_complete(
+    session: Session,
+    endpoints: list[WebhookEndpoint],
+    signed: Sequence[Any],
+    now: datetime,
+    domain: str,
+) -> int:
+    wanted = [e for e in endpoints if "person.onboarding_complete" in e.events]
+    written = 0
+    for user in {user.id: user for _, user in signed}.values() if wanted else []:
+        still_open = session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(
+                Assignment.user_id == user.id,
+                Assignment.completed_at.is_(None),
+                Assignment.superseded_at.is_(None),
+                Assignment.ended_at.is_(None),
+            )
+        )
+        if still_open:
+            continue
+        data = {
+            "person": {"externalId": user.external_id, "email": user.email},
+            "completedAt": iso_utc(now),
+        }
+        for endpoint in wanted:
+            written += _enqueue(
+                session, endpoint, "person.onboarding_complete", str(user.id), data, now, domain
+            )
+    return written
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def deliver(endpoint: WebhookEndpoint, message: OutboxMessage, now: datetime) -> None:
+    """POST the event; any 2xx is delivered. 410 Gone stops retries; the rest back off."""
+    body = json.dumps(
+        {
+            "id": message.message_id.strip("<>"),
+            "event": message.payload["event"],
+            "createdAt": iso_utc(message.created_at),
+            "data": message.payload["data"],
+        },
+        sort_keys=True,
+    ).encode()
+    request = urllib.request.Request(  # noqa: S310 - scheme checked at registration
+        endpoint.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "Vern-Webhooks/1",
+            "Vern-Event": message.payload["event"],
+            "Vern-Delivery": message.message_id.strip("<>"),
+            "Vern-Signature": signature(endpoint.secret, int(now.timestamp()), body),
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            response.read(1024)
+    except urllib.error.HTTPError as error:
+        error.close()  # it holds the connection
+        raise DeliveryFailed(f"HTTP {error.code}", permanent=error.code == 410) from error
+    except (urllib.error.URLError, OSError) as error:
+        raise DeliveryFailed(f"cannot reach {endpoint.url}: {error}") from error
+
+
+def deliver_due(database: Database, now: datetime, limit: int = 200) -> str:
+    """Claim due webhook rows with a lease and deliver them. No transaction is held while
+    waiting on a receiver: each result is settled in a short transaction of its own."""
+    with database.transaction() as session:
+        claim = outbox.claim(
+            session,
+            worker=worker_name(),
+            now=now,
+            limit=limit,
+            lease=timedelta(minutes=5),
+            kinds=("webhook",),
+        )
+        endpoints = {e.id: e for e in session.scalars(select(WebhookEndpoint))}
+    delivered = failed = 0
+    for message in claim.messages:
+        endpoint = endpoints.get(message.payload["endpoint_id"])
+        outcome: DeliveryFailed | None = None
+        if endpoint is not None and endpoint.active:
+            try:
+                deliver(endpoint, message, now)
+            except DeliveryFailed as error:
+                outcome = error
+        with database.transaction() as session:
+            if endpoint is None or not endpoint.active:
+                outbox.mark_skipped(session, message.id, claim.token, "endpoint removed")
+            elif outcome is not None:
+                failed += 1
+                outbox.mark_failed(
+                    session, message, claim.token, now, str(outcome), permanent=outcome.permanent
+                )
+            else:
+                delivered += 1
+                outbox.mark_sent(session, [message.id], claim.token, now)
+    return f"delivered {delivered}, failed {failed}"
+
+
+def run(context: JobContext) -> str:
+    """The `webhooks` job: find events, then deliver what is due."""
+    with context.database.transaction() as session:
+        found = find_events(session, context.now, domain=context.settings.mail_domain)
+    return f"events queued {found}, " + deliver_due(context.database, context.now)

@@ -1,0 +1,214 @@
+"""Outgoing webhooks: found in the tables, queued once, signed, retried, never replayed."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms.db import Database
+from lms.integrations import webhooks
+from lms.reminders.models import OutboxMessage, OutboxStatus
+from tests.company import Company, complete
+from tests.smtp import free_port
+
+
+class Receiver:
+    """A local HTTP endpoint that records deliveries and answers with `status`."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.status = 200
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append({"headers": dict(self.headers), "body": body})
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def events(self) -> list[str]:
+        return [json.loads(r["body"])["event"] for r in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.close()
+
+
+def verify(secret: str, header: str, body: bytes) -> bool:
+    """What a receiver does (the README shows the same): recompute and compare in constant time."""
+    parts = dict(item.split("=", 1) for item in header.split(","))
+    expected = hmac.new(secret.encode(), f"{parts['t']}.".encode() + body, hashlib.sha256)
+    return hmac.compare_digest(expected.hexdigest(), parts["v1"])
+
+
+def _run(app: Flask, database: Database, now: datetime) -> str:
+    from lms.reminders.jobs import JobContext
+
+    with app.app_context():
+        context = JobContext(
+            app.extensions["lms.settings"],
+            database,
+            app.extensions["lms.mailer"],
+            now,
+            lambda: False,
+        )
+        return webhooks.run(context)
+
+
+def test_registration_checks_url_and_events(session: Session, now: datetime) -> None:
+    with pytest.raises(webhooks.BadEndpoint):
+        webhooks.register(
+            session, url="ftp://example.test/x", events=["attestation.signed"], now=now
+        )
+    with pytest.raises(webhooks.BadEndpoint):
+        webhooks.register(session, url="https://example.test/x", events=["coffee.ready"], now=now)
+
+
+def test_a_signed_attestation_is_delivered_once_and_signed(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+) -> None:
+    endpoint = webhooks.register(
+        session, url=receiver.url, events=["attestation.signed", "course.completed"], now=now
+    )
+    secret = endpoint.secret
+    complete(session, company.a2, company.course, now)
+    session.commit()
+    _run(app, database, now)
+    _run(app, database, now + timedelta(minutes=1))  # again: nothing new, nothing twice
+    assert sorted(receiver.events()) == ["attestation.signed", "course.completed"]
+    delivery = receiver.received[0]
+    assert verify(secret, delivery["headers"]["Vern-Signature"], delivery["body"])
+    assert not verify("wrong-secret", delivery["headers"]["Vern-Signature"], delivery["body"])
+    body = json.loads(delivery["body"])
+    assert body["data"]["person"]["email"] == company.a2.email
+    assert body["data"]["versionSha256"] == company.course.sha256
+    assert delivery["headers"]["Vern-Event"] == body["event"]
+
+
+def test_history_before_registration_is_not_replayed(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+) -> None:
+    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
+    session.commit()  # a1 and b1 signed before the endpoint existed
+    _run(app, database, now)
+    assert receiver.received == []
+
+
+def test_a_receiver_that_is_down_gets_it_later_exactly_once(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+) -> None:
+    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
+    complete(session, company.a2, company.course, now)
+    session.commit()
+    receiver.status = 503
+    _run(app, database, now)
+    session.expire_all()
+    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).one()
+    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.PENDING, 1, "HTTP 503")
+    receiver.status = 200
+    _run(app, database, now + timedelta(seconds=30))  # still backing off
+    assert len(receiver.received) == 1
+    _run(app, database, now + timedelta(minutes=2))
+    assert len(receiver.received) == 2  # the failed try and the delivery
+    session.expire_all()
+    assert session.get(OutboxMessage, row.id).status == OutboxStatus.SENT  # type: ignore[union-attr]
+
+
+def test_gone_stops_retrying(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+) -> None:
+    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
+    complete(session, company.a2, company.course, now)
+    session.commit()
+    receiver.status = 410
+    _run(app, database, now)
+    session.expire_all()
+    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).one()
+    assert row.status == OutboxStatus.DEAD
+
+
+def test_overdue_and_onboarding_complete_events(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+) -> None:
+    webhooks.register(
+        session,
+        url=receiver.url,
+        events=["assignment.overdue", "person.onboarding_complete"],
+        now=now,
+    )
+    session.commit()
+    just_after_due = company.start + timedelta(days=31)
+    _run(app, database, just_after_due)
+    overdue = [json.loads(r["body"]) for r in receiver.received]
+    assert {o["event"] for o in overdue} == {"assignment.overdue"}
+    assert {o["data"]["person"]["email"] for o in overdue} >= {company.a2.email}
+    receiver.received.clear()
+    complete(session, company.a2, company.course, now)
+    complete(session, company.a2, company.extra, now)
+    session.commit()
+    _run(app, database, now)
+    assert "person.onboarding_complete" in receiver.events()
+
+
+def test_webhooks_from_the_command_line(app: Flask, receiver: Receiver) -> None:
+    runner = app.test_cli_runner()
+    added = runner.invoke(
+        args=["lms", "webhooks", "add", receiver.url, "--event", "attestation.signed"]
+    )
+    assert added.exit_code == 0, added.output
+    assert "signing secret (shown once): whsec_" in added.output
+    assert receiver.url in runner.invoke(args=["lms", "webhooks", "list"]).output
+    assert runner.invoke(args=["lms", "webhooks", "remove", "1"]).exit_code in (0, 1)
+    assert runner.invoke(args=["lms", "webhooks", "add", "ftp://x"]).exit_code != 0
