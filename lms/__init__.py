@@ -99,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.admin.audit_views import bp as audit_bp
     from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
+    from lms.integrations.views import bp as integrations_bp
     from lms.people.views import bp as people_bp
     from lms.reminders.views import bp as reminders_bp
     from lms.reports.views import bp as reports_bp
@@ -111,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(people_import_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(integrations_bp)
 
 
 def _install_request_lifecycle(app: Flask) -> None:

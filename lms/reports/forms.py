@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectField
+from wtforms import DateField, IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from lms import clock
@@ -32,14 +32,16 @@ class TeamFilterForm(QueryForm):
 
     def __init__(self, formdata: object, course_keys: list[str]) -> None:
         super().__init__(formdata)
-        self.course.choices = [("", _l("All courses"))] + [(k, k) for k in course_keys]
-        self.status.choices = [("", _l("Any status"))] + [
-            (str(s), label) for s, label in STATUS_LABELS.items()
+        self.course.choices = [SelectChoice("", _l("All courses"))] + [
+            SelectChoice(k, k) for k in course_keys
+        ]
+        self.status.choices = [SelectChoice("", _l("Any status"))] + [
+            SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()
         ]
         self.line.choices = [
-            (str(Line.ALL), _l("Direct and indirect")),
-            (str(Line.DIRECT), _l("Direct reports")),
-            (str(Line.INDIRECT), _l("Indirect reports")),
+            SelectChoice(str(Line.ALL), _l("Direct and indirect")),
+            SelectChoice(str(Line.DIRECT), _l("Direct reports")),
+            SelectChoice(str(Line.INDIRECT), _l("Indirect reports")),
         ]
 
 
