@@ -316,3 +316,23 @@ def people_import(path: Path, dry_run: bool) -> None:
         return
     click.echo(_summary(result.counts, "imported"))
     click.echo(f"{result.assignments} assignments created")
+
+
+@people_group.command("set-password")
+@click.argument("email")
+@click.password_option(prompt="New password", confirmation_prompt=True)
+def people_set_password(email: str, password: str) -> None:
+    """Set a person's password (e.g. after an import); their open logins end."""
+    from lms.audit.service import record
+    from lms.people.service import PeopleError, reset_password, user_by_email
+
+    with database().transaction() as session:
+        user = user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"nobody has the email {email}")
+        try:
+            reset_password(session, user, password, clock.now())
+        except PeopleError as error:
+            raise click.ClickException(str(error)) from None
+        record(session, action="password.set_by_operator", now=clock.now(), subject_user_id=user.id)
+    click.echo(f"password set for {email}; their open sessions have ended")

@@ -90,3 +90,37 @@ def test_demo_is_refused_in_production(settings, database) -> None:  # noqa: ANN
 def test_help_lists_the_commands(app: Flask, command: list[str]) -> None:
     result = app.test_cli_runner().invoke(args=command)
     assert result.exit_code == 0
+
+
+def test_an_operator_sets_a_password_and_open_logins_end(app: Flask, session: Session, now) -> None:  # noqa: ANN001
+    from datetime import timedelta
+
+    from lms.people import service
+    from tests import factories
+
+    person = factories.user(session, now, email="new@example.test")
+    started = service.start_login(
+        session, person, now=now, lifetime=timedelta(hours=1), ip=None, user_agent=None
+    )
+    session.commit()
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["lms", "people", "set-password", "new@example.test"],
+        input="a long enough secret\na long enough secret\n",
+    )
+    assert result.exit_code == 0, result.output
+    session.expire_all()
+    assert service.authenticate(session, "new@example.test", "a long enough secret")
+    assert service.user_for_login(session, started.token, now) is None
+    short = runner.invoke(
+        args=["lms", "people", "set-password", "new@example.test"], input="short\nshort\n"
+    )
+    assert short.exit_code != 0
+    assert "at least 12 characters" in short.output
+    assert (
+        runner.invoke(
+            args=["lms", "people", "set-password", "nobody@example.test"],
+            input="a long enough secret\na long enough secret\n",
+        ).exit_code
+        != 0
+    )

@@ -171,6 +171,17 @@ def reactivate(session: Session, user: User) -> None:
     session.flush()
 
 
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def reset_password(session: Session, user: User, password: str, now: datetime) -> None:
+    """A new password set by an operator: every existing login of the person ends."""
+    set_password(user, password)
+    end_all_logins(session, user, now)
+    session.flush()
+
+
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
