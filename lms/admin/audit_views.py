@@ -39,13 +39,17 @@ def trail() -> ResponseReturnValue:
     filters = _filters(form) if valid else queries.AuditFilter()
     page = form.page.data if valid and form.page.data else 1
     lines, total = queries.page(db_session(), filters, page=page, size=PAGE_SIZE)
+    pages = max(1, -(-total // PAGE_SIZE))
+    if page > pages:  # past the end (an old link, a shorter filter): show the last page
+        page = pages
+        lines, total = queries.page(db_session(), filters, page=page, size=PAGE_SIZE)
     return render_template(
         "audit/trail.html",
         form=form,
         lines=lines,
         total=total,
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=pages,
         actions=queries.actions(db_session()),
     ), (200 if valid else 400)
 

@@ -30,10 +30,11 @@ class TeamFilterForm(QueryForm):
     status = SelectField(_l("Status"), default="")
     line = SelectField(_l("Reporting line"), default=str(Line.ALL))
 
-    def __init__(self, formdata: object, course_keys: list[str]) -> None:
+    def __init__(self, formdata: object, courses: list[tuple[str, str]]) -> None:
+        """`courses`: (key, title in the reader's language) for the course filter."""
         super().__init__(formdata)
         self.course.choices = [SelectChoice("", _l("All courses"))] + [
-            SelectChoice(k, k) for k in course_keys
+            SelectChoice(key, title) for key, title in courses
         ]
         self.status.choices = [SelectChoice("", _l("Any status"))] + [
             SelectChoice(str(s), label) for s, label in STATUS_LABELS.items()

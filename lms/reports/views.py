@@ -62,13 +62,18 @@ def _audit(action: str, subject_user_id: int | None = None, **detail: object) ->
     )
 
 
-def _course_keys(session: Session) -> list[str]:
-    return [course.key for course, _ in current_courses(session)]
+def _course_choices(session: Session) -> list[tuple[str, str]]:
+    """(key, title in the reader's language) of every current course."""
+    locale = str(get_locale())
+    return [
+        (course.key, version.definition.title.get(locale) or course.key)
+        for course, version in current_courses(session)
+    ]
 
 
 def _team_filters() -> tuple[TeamFilterForm, Filters, bool]:
     """Filters from the query string; invalid ones are reported and ignored."""
-    form = TeamFilterForm(request.args, _course_keys(db_session()))
+    form = TeamFilterForm(request.args, _course_choices(db_session()))
     valid = form.validate() if request.args else True
     if not valid:
         return form, Filters(), False

@@ -245,6 +245,7 @@ def test_the_audit_trail_pages_through_many_events(
     assert "Page 1 of 3" in html
     assert "page=2" in html
     assert "Page 3 of 3" in client.get("/admin/audit?page=3").get_data(as_text=True)
+    assert "Page 3 of 3" in client.get("/admin/audit?page=99").get_data(as_text=True)
 
 
 def test_form_errors_on_norwegian_pages_are_in_norwegian(
