@@ -1,0 +1,38 @@
+"""Forms for looking after people by hand."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import DateField, EmailField, SelectChoice, SelectField, SelectMultipleField
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from lms.admin.people_admin import GRANTABLE
+from lms.i18n import LANGUAGE_NAMES
+
+
+class PersonForm(FlaskForm):
+    department = SelectField(_l("Department"), default="")
+    manager_email = EmailField(_l("Manager (email)"), validators=[Optional(), Length(max=254)])
+    start_date = DateField(_l("Start date"), validators=[Optional()])
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
+    )
+    roles = SelectMultipleField(
+        _l("Roles"),
+        choices=[SelectChoice(str(role), str(role)) for role in GRANTABLE],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
+
+    def set_departments(self, departments: list[tuple[str, str]]) -> None:
+        self.department.choices = [SelectChoice("", _l("No department"))] + [
+            SelectChoice(key, name) for key, name in departments
+        ]
+
+
+class DeactivateForm(FlaskForm):
+    reassign_to = EmailField(
+        _l("Their reports move to (email)"), validators=[Optional(), Length(max=254)]
+    )

@@ -1,0 +1,202 @@
+"""Admin and HR pages to find people and change them (roles: admins only)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from lms import clock
+from lms.admin import people_admin
+from lms.admin.people_admin_forms import DeactivateForm, PersonForm
+from lms.audit.service import record
+from lms.errors import mark_rollback
+from lms.extensions import db_session
+from lms.people.access import role_required
+from lms.people.models import Department, Role, User
+from lms.people.service import ReportingCycle
+from lms.training.cycles import assign_courses
+
+bp = Blueprint("people_admin", __name__, url_prefix="/admin/people")
+STAFF = (Role.HR, Role.ADMIN)
+
+
+def _departments() -> list[Department]:
+    return list(db_session().scalars(select(Department).order_by(Department.name)))
+
+
+@bp.route("/")
+@role_required(*STAFF)
+def people() -> ResponseReturnValue:
+    status = request.args.get("status", "active")
+    query = people_admin.PeopleQuery(
+        text=request.args.get("q", "")[:200],
+        department=request.args.get("department", ""),
+        status=status if status in ("active", "inactive", "all") else "active",
+    )
+    page_arg = request.args.get("page", "1")
+    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    found, total = people_admin.search(db_session(), query, page)
+    return render_template(
+        "admin/people.html",
+        people=found,
+        total=total,
+        query=query,
+        page=page,
+        pages=max(1, -(-total // people_admin.PAGE_SIZE)),
+        departments=_departments(),
+    )
+
+
+def _person_or_404(user_id: int) -> User:
+    person = db_session().get(User, user_id)
+    if person is None:
+        abort(404)
+    return person
+
+
+def _edit_page(
+    person: User, form: PersonForm, deactivate_form: DeactivateForm, status: int = 200
+) -> ResponseReturnValue:
+    record(
+        db_session(),
+        action="view.person_admin",
+        now=clock.now(),
+        actor_id=current_user.id,
+        subject_user_id=person.id,
+        ip=request.remote_addr,
+    )
+    return render_template(
+        "admin/person.html",
+        person=person,
+        form=form,
+        deactivate_form=deactivate_form,
+        reports=people_admin.direct_reports(db_session(), person),
+        may_grant=current_user.has_role(Role.ADMIN),
+    ), status
+
+
+def _person_form(person: User | None = None) -> PersonForm:
+    form = (
+        PersonForm(obj=None)
+        if person is None
+        else PersonForm(
+            data={
+                "department": person.department.key if person.department else "",
+                "manager_email": person.manager.email if person.manager else "",
+                "start_date": person.start_date,
+                "locale": person.locale,
+                "roles": sorted(str(role) for role in person.roles),
+            }
+        )
+    )
+    form.set_departments([(d.key, d.name) for d in _departments()])
+    return form
+
+
+@bp.route("/<int:user_id>", methods=["GET", "POST"])
+@role_required(*STAFF)
+def person(user_id: int) -> ResponseReturnValue:
+    person = _person_or_404(user_id)
+    if request.method == "GET":
+        return _edit_page(person, _person_form(person), DeactivateForm())
+    form = PersonForm()
+    form.set_departments([(d.key, d.name) for d in _departments()])
+    if not form.validate_on_submit():
+        mark_rollback()
+        return _edit_page(person, form, DeactivateForm(), 400)
+    session = db_session()
+    manager = None
+    if form.manager_email.data:
+        manager = people_admin.active_person_by_email(session, form.manager_email.data)
+        if manager is None:
+            form.manager_email.errors = [_("Nobody active in Vern has that email.")]
+            mark_rollback()
+            return _edit_page(person, form, DeactivateForm(), 400)
+    department = session.scalar(select(Department).where(Department.key == form.department.data))
+    may_grant = current_user.has_role(Role.ADMIN)
+    try:
+        changes = people_admin.update_person(
+            session,
+            person,
+            department=department,
+            manager=manager,
+            start_date=form.start_date.data,
+            locale=form.locale.data or "en",
+            roles=frozenset(Role(r) for r in form.roles.data or []) if may_grant else None,
+            actor_id=current_user.id,
+            now=clock.now(),
+        )
+    except ReportingCycle:
+        form.manager_email.errors = [
+            _(
+                "%(name)s cannot report to someone in their own reporting line.",
+                name=person.full_name,
+            )
+        ]
+        mark_rollback()
+        return _edit_page(person, form, DeactivateForm(), 400)
+    assign_courses(session, clock.now(), user=person)  # a new department may add courses
+    flash(_("Saved.") if changes else _("Nothing changed."), "success")
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+@bp.route("/<int:user_id>/deactivate", methods=["POST"])
+@role_required(*STAFF)
+def deactivate(user_id: int) -> ResponseReturnValue:
+    person = _person_or_404(user_id)
+    form = DeactivateForm()
+    if not form.validate_on_submit():
+        mark_rollback()
+        return _edit_page(person, _person_form(person), form, 400)
+    session = db_session()
+    successor = None
+    if form.reassign_to.data:
+        successor = people_admin.active_person_by_email(session, form.reassign_to.data)
+        if successor is None or successor.id == person.id:
+            form.reassign_to.errors = [_("Choose someone else who is active in Vern.")]
+            mark_rollback()
+            return _edit_page(person, _person_form(person), form, 400)
+    try:
+        moved = people_admin.deactivate_person(
+            session, person, reassign_to=successor, actor_id=current_user.id, now=clock.now()
+        )
+    except people_admin.ReportsNeedAManager as needed:
+        form.reassign_to.errors = [
+            _(
+                "%(count)s people report to %(name)s. Say who takes them over.",
+                count=needed.count,
+                name=person.full_name,
+            )
+        ]
+        mark_rollback()
+        return _edit_page(person, _person_form(person), form, 400)
+    except ReportingCycle:
+        form.reassign_to.errors = [
+            _("That person reports to %(name)s; choose someone else.", name=person.full_name)
+        ]
+        mark_rollback()
+        return _edit_page(person, _person_form(person), form, 400)
+    flash(
+        _(
+            "%(name)s has left: signed out everywhere, no more reminders, history kept.",
+            name=person.full_name,
+        )
+        + (" " + _("%(count)s reports moved.", count=moved) if moved else ""),
+        "success",
+    )
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+@bp.route("/<int:user_id>/reactivate", methods=["POST"])
+@role_required(*STAFF)
+def reactivate(user_id: int) -> ResponseReturnValue:
+    person = _person_or_404(user_id)
+    if DeactivateForm().validate_on_submit():
+        people_admin.reactivate_person(
+            db_session(), person, actor_id=current_user.id, now=clock.now()
+        )
+        flash(_("%(name)s is active again; reminders resume.", name=person.full_name), "success")
+    return redirect(url_for("people_admin.person", user_id=person.id))
