@@ -18,7 +18,6 @@ from lms import clock
 from lms.admin import people_import as importer
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
-from lms.catalog.service import sync_catalog
 from lms.clock import iso_utc
 from lms.extensions import database, settings
 from lms.integrations.tokens import Scope, create_token, revoke, tokens
@@ -27,7 +26,6 @@ from lms.integrations.webhooks import BadEndpoint
 from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
-from lms.training.cycles import assign_courses, move_unstarted_to_current_versions
 
 
 @click.group("lms", cls=AppGroup)
@@ -82,19 +80,20 @@ def courses_check() -> None:
 @courses_group.command("sync")
 def courses_sync() -> None:
     """Store new course versions and assign courses to everyone they are meant for."""
+    from lms.admin.catalogue import apply_sync
+
     courses = _load_or_exit()
-    now = clock.now()
     with database().transaction() as session:
-        report = sync_catalog(session, courses, now)
-        moved = move_unstarted_to_current_versions(session)
-        assigned = assign_courses(session, now, preboarding_days=settings().preboarding_days)
-    for key in report.new_courses:
+        outcome = apply_sync(
+            session, courses, clock.now(), preboarding_days=settings().preboarding_days
+        )
+    for key in outcome.report.new_courses:
         click.echo(f"new course      {key}")
-    for key in report.new_versions:
+    for key in outcome.report.new_versions:
         click.echo(f"new version     {key}")
     click.echo(
-        f"{len(report.unchanged)} unchanged, {assigned} assignments created, "
-        f"{moved} unstarted assignments moved to the current version"
+        f"{len(outcome.report.unchanged)} unchanged, {outcome.assigned} assignments created, "
+        f"{outcome.moved} unstarted assignments moved to the current version"
     )
 
 
