@@ -98,6 +98,7 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from lms.admin.audit_views import bp as audit_bp
     from lms.admin.catalogue_views import bp as catalogue_bp
+    from lms.admin.departments_views import bp as departments_bp
     from lms.admin.people_admin_views import bp as people_admin_bp
     from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
@@ -117,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(integrations_bp)
     app.register_blueprint(people_admin_bp)
     app.register_blueprint(catalogue_bp)
+    app.register_blueprint(departments_bp)
 
 
 def _install_request_lifecycle(app: Flask) -> None:

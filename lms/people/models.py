@@ -26,6 +26,8 @@ class Department(Base):
     key: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Merged departments stay (archived) so course audiences naming them keep working.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
 
     def __repr__(self) -> str:
         return f"<Department {self.key}>"

@@ -40,6 +40,13 @@ def _in_audience(audience: Audience) -> ColumnElement[bool]:
     conditions: list[ColumnElement[bool]] = []
     if audience.departments:
         conditions.append(Department.key.in_(audience.departments))
+        # A department merged into the person's own still counts: course files keep naming it.
+        merged = aliased(Department)
+        conditions.append(
+            exists().where(
+                merged.merged_into_id == User.department_id, merged.key.in_(audience.departments)
+            )
+        )
     if audience.managers:
         conditions.append(exists().where(reports.manager_id == User.id, reports.active.is_(True)))
     return or_(*conditions) if conditions else false()
