@@ -194,6 +194,24 @@ def render_digest(
         )
 
 
+def render_test(session: Session, message: OutboxMessage, settings: Settings) -> OutgoingMail:
+    to = _users(session, message.payload["to"])
+    if not to:
+        raise SkipMessage("the admin who asked for it is no longer active")
+    with force_locale(to[0].locale):
+        return _mail(
+            settings,
+            message,
+            to,
+            [],
+            _("Vern test mail"),
+            "test",
+            recipient=to[0],
+            sender=sender_address(settings.mail_from_name, settings.mail_from),
+            settings_url=f"{settings.base_url}/admin/settings",
+        )
+
+
 def render(
     session: Session, message: OutboxMessage, settings: Settings, today: date
 ) -> OutgoingMail:
@@ -202,4 +220,6 @@ def render(
         return render_reminder(session, message, settings)
     if message.kind == "digest":
         return render_digest(session, message, settings, today)
+    if message.kind == "test":
+        return render_test(session, message, settings)
     raise ValueError(f"no renderer for outbox kind {message.kind!r}")

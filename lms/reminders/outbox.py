@@ -73,7 +73,7 @@ class Claim:
     messages: list[OutboxMessage]
 
 
-MAIL_KINDS = ("reminder", "digest")
+MAIL_KINDS = ("reminder", "digest", "test")
 
 
 def claim(

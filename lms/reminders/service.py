@@ -5,6 +5,7 @@ has one outbox key, so running twice, late, or in two processes at once adds not
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,6 +148,20 @@ def enqueue_nudge(
             "cc": [],
             "from_manager": manager.id,
         },
+        now=now,
+        domain=domain,
+    )
+
+
+def enqueue_test_mail(session: Session, admin: User, now: datetime, *, domain: str) -> None:
+    """A test mail to the admin who asked, through the same outbox and sender as reminders.
+
+    The key is unique per request, so every click sends one; the outbox page shows how it went."""
+    enqueue(
+        session,
+        key=f"test:{admin.id}:{now.isoformat()}:{secrets.token_hex(4)}",
+        kind="test",
+        payload={"to": [admin.id], "requested_at": now.isoformat()},
         now=now,
         domain=domain,
     )

@@ -1,22 +1,28 @@
-"""Admin page for the mail machinery: outbox status, dead messages, job runs, run a sweep."""
+"""Admin pages for the mail machinery: outbox status, dead messages, job runs, run a sweep,
+the settings in force and a test mail; and the manager's nudge."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from lms import clock
 from lms.audit.service import record
+from lms.catalog.definition import ReminderPolicy
+from lms.catalog.service import current_courses
 from lms.extensions import db_session, local_path, settings
 from lms.people.access import role_required
 from lms.people.models import Role, User
 from lms.reminders import outbox
 from lms.reminders.jobs import JOBS, sweep_in
 from lms.reminders.models import JobState
-from lms.reminders.service import NotOverdue, enqueue_nudge
+from lms.reminders.service import NotOverdue, enqueue_nudge, enqueue_test_mail
 from lms.reports.access import person_in_scope
 from lms.training.forms import CsrfOnlyForm
 from lms.training.models import Assignment
@@ -104,3 +110,83 @@ def nudge(assignment_id: int) -> ResponseReturnValue:
         else:
             flash(_("You already nudged %(name)s today.", name=person.full_name), "info")
     return redirect(local_path(request.referrer) or url_for("reports.team"))
+
+
+def _ladder_steps(policy: ReminderPolicy) -> list[str]:
+    """The default ladder in the words the settings page uses."""
+    steps = [
+        _("%(days)s days before the due date: a reminder to the employee.", days=days)
+        for days in sorted(policy.before_days, reverse=True)
+    ]
+    if policy.on_due_day:
+        steps.append(_("On the due date: a reminder to the employee."))
+    steps.append(
+        _(
+            "%(days)s days after: a reminder with the manager in copy.",
+            days=policy.copy_manager_after,
+        )
+    )
+    steps.append(
+        _(
+            "%(days)s days after, then every %(every)s days: an escalation to the manager and HR.",
+            days=policy.escalate_after,
+            every=policy.escalate_every,
+        )
+    )
+    steps.append(
+        _(
+            "From %(days)s days after: escalations also go to the manager's manager.",
+            days=policy.skip_level_after,
+        )
+    )
+    return steps
+
+
+def _digest_day(weekday: str) -> str:
+    """The localised weekday name for LMS_DIGEST_WEEKDAY (mon…sun)."""
+    first_monday = date(2024, 1, 1)
+    index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(weekday)
+    return format_date(first_monday + timedelta(days=index), "EEEE")
+
+
+@bp.route("/admin/settings")
+@role_required(Role.ADMIN)
+def settings_page() -> ResponseReturnValue:
+    session = db_session()
+    default = ReminderPolicy()
+    own_ladders = [
+        (version.definition, _ladder_steps(version.definition.reminders))
+        for _course, version in current_courses(session)
+        if version.definition.reminders != default
+    ]
+    return render_template(
+        "reminders/settings.html",
+        config=settings(),
+        default_steps=_ladder_steps(default),
+        own_ladders=own_ladders,
+        digest_day=_digest_day(settings().digest_weekday),
+        form=CsrfOnlyForm(),
+    )
+
+
+@bp.route("/admin/settings/test-mail", methods=["POST"])
+@role_required(Role.ADMIN)
+def send_test_mail() -> ResponseReturnValue:
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    session = db_session()
+    admin: User = current_user._get_current_object()
+    now = clock.now()
+    enqueue_test_mail(session, admin, now, domain=settings().mail_domain)
+    record(session, action="mail.test", now=now, actor_id=admin.id, ip=request.remote_addr)
+    flash(
+        _(
+            "A test mail to %(email)s is in the outbox; it goes out within %(seconds)s "
+            "seconds. Its result shows under Mail and jobs.",
+            email=admin.email,
+            seconds=settings().send_seconds,
+        ),
+        "success",
+    )
+    return redirect(url_for("reminders.settings_page"))

@@ -63,7 +63,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def site(fresh_database_url: str, tmp_path: Path, courses_root: Path) -> Iterator[Site]:
-    """A fresh organisation served on a free port: Mia manages Nina (new hire); Hal is HR."""
+    """A fresh organisation served on a free port: Mia manages Nina (new hire); Hal is HR; Ada admin."""
     database = Database(fresh_database_url)
     now = datetime.now(UTC)
     with database.transaction() as session:
@@ -95,6 +95,14 @@ def site(fresh_database_url: str, tmp_path: Path, courses_root: Path) -> Iterato
             email="hal@example.test",
             password=factories.PASSWORD,
             roles=frozenset({Role.HR}),
+        )
+        factories.user(
+            session,
+            now,
+            name="Ada Admin",
+            email="ada@example.test",
+            password=factories.PASSWORD,
+            roles=frozenset({Role.ADMIN}),
         )
         assign_courses(session, now)
     settings = Settings(

@@ -109,3 +109,25 @@ def test_a_quiz_can_be_completed_with_the_keyboard_alone(browser: Any, site: Sit
     page.keyboard.press("Enter")
     page.wait_for_url("**/result")
     assert "Quiz result" in page.inner_text("h1")
+
+
+def test_an_admin_walks_the_admin_area_and_sends_a_test_mail(browser: Any, site: Site) -> None:
+    page = browser.new_page()
+    log_in(page, site, "ada@example.test")
+    for path in (
+        "/admin/people",
+        "/admin/catalogue",
+        "/admin/departments",
+        "/admin/outbox",
+        "/admin/integrations",
+        "/admin/audit",
+        "/admin/settings",
+    ):
+        page.goto(f"{site.url}{path}")
+        assert page.locator("h1").count() == 1, path
+        no_axe_violations(page)
+    page.get_by_role("button", name="Send a test mail to me").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{site.url}/admin/settings")
+    assert "A test mail to ada@example.test is in the outbox" in page.inner_text("main")
+    no_axe_violations(page)

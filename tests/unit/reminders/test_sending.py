@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from lms.reminders import outbox
 from lms.reminders.models import OutboxMessage, OutboxStatus
+from lms.reminders.service import enqueue_test_mail
 from lms.training.cycles import assign_courses
 from tests.smtp import SmtpSink
 from tests.unit.reminders.conftest import Org, tick
@@ -186,3 +187,29 @@ def test_managers_who_chose_the_digest_get_one_weekly_mail_instead_of_copies(
     assert "Nils Norsk" in digests[-1].text()
     escalations_to_hr = [m for m in smtp.received if m.message["To"] == "hr@example.test"]
     assert escalations_to_hr  # HR is still told when the manager takes the digest
+
+
+def test_a_test_mail_goes_through_the_outbox_in_the_admins_language(
+    mail_app: Flask, session: Session, org: Org, smtp: SmtpSink, now: datetime, at: Clock
+) -> None:
+    at(now)
+    enqueue_test_mail(session, org.hr, now, domain="example.test")
+    enqueue_test_mail(session, org.hr, now, domain="example.test")  # a second click sends again
+    session.commit()
+    tick(mail_app, "send")
+    assert [m.message["To"] for m in smtp.received] == ["hr@example.test"] * 2
+    assert {m.message["Subject"] for m in smtp.received} == {"Testmelding fra Vern"}
+    assert "vern@example.test" in smtp.received[0].message["From"]
+    assert _statuses(session) == Counter({OutboxStatus.SENT: 2})
+
+
+def test_a_test_mail_for_someone_who_left_is_skipped_not_sent(
+    mail_app: Flask, session: Session, org: Org, smtp: SmtpSink, now: datetime, at: Clock
+) -> None:
+    at(now)
+    enqueue_test_mail(session, org.hr, now, domain="example.test")
+    org.hr.active = False
+    session.commit()
+    tick(mail_app, "send")
+    assert smtp.received == []
+    assert _statuses(session) == Counter({OutboxStatus.SKIPPED: 1})

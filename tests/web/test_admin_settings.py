@@ -1,0 +1,90 @@
+"""The settings page: admins only, tells the truth about the configuration, sends a test mail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms.audit.models import AuditEvent
+from lms.people.models import Role, User
+from lms.reminders.models import OutboxMessage
+from tests import factories
+from tests.conftest import Auth
+
+
+@pytest.fixture
+def admin(session: Session, now: datetime) -> User:
+    person = factories.user(
+        session,
+        now,
+        email="admin@example.test",
+        password=factories.PASSWORD,
+        roles=frozenset({Role.ADMIN}),
+    )
+    session.commit()
+    return person
+
+
+@pytest.fixture
+def hr(session: Session, now: datetime) -> User:
+    person = factories.user(
+        session,
+        now,
+        email="hr@example.test",
+        password=factories.PASSWORD,
+        roles=frozenset({Role.HR}),
+    )
+    session.commit()
+    return person
+
+
+def test_only_admins_see_settings_or_send_test_mail(client: FlaskClient, hr: User) -> None:
+    Auth(client).login(hr.email, factories.PASSWORD)
+    assert client.get("/admin/settings").status_code == 403
+    assert client.post("/admin/settings/test-mail").status_code in (400, 403)
+
+
+def test_settings_page_shows_sender_mail_server_ladder_and_schedule(
+    client: FlaskClient, admin: User
+) -> None:
+    Auth(client).login(admin.email, factories.PASSWORD)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "Vern &lt;vern@localhost&gt;" in page  # the defaults the tests run with
+    assert "mail is written to the scheduler's log" in page
+    assert "7 days before the due date: a reminder to the employee." in page
+    assert "3 days after: a reminder with the manager in copy." in page
+    assert "7 days after, then every 7 days: an escalation to the manager and HR." in page
+    assert "every 15 minutes" in page
+    assert "Monday at 07:00 (Europe/Oslo)" in page
+    assert "None: every course uses the ladder above." in page
+
+
+def test_send_test_mail_queues_one_mail_to_the_admin_and_audits_it(
+    client: FlaskClient, session: Session, admin: User
+) -> None:
+    auth = Auth(client)
+    auth.login(admin.email, factories.PASSWORD)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    response = auth.post("/admin/settings/test-mail", page=page)
+    assert response.status_code == 302
+    assert "A test mail to admin@example.test is in the outbox" in client.get(
+        "/admin/settings"
+    ).get_data(as_text=True)
+    queued = session.scalars(select(OutboxMessage)).all()
+    assert [(m.kind, m.payload["to"]) for m in queued] == [("test", [admin.id])]
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "mail.test")).all()
+    assert [e.actor_id for e in events] == [admin.id]
+
+
+def test_settings_page_in_norwegian_names_the_weekday_in_norwegian(
+    client: FlaskClient, session: Session, admin: User
+) -> None:
+    admin.locale = "nb"
+    session.commit()
+    Auth(client).login(admin.email, factories.PASSWORD)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "mandag" in page
