@@ -68,6 +68,10 @@ class Settings:
     send_seconds: int = 60
     digest_weekday: str = "mon"
     digest_hour: int = 7
+    # Sign-in throttling: failures allowed per account and per client address in the window.
+    login_account_failures: int = 5
+    login_address_failures: int = 50
+    login_window_minutes: int = 15
 
     @property
     def mail_domain(self) -> str:
@@ -107,6 +111,9 @@ class Settings:
             send_seconds=_int(env, "LMS_SEND_SECONDS", 60),
             digest_weekday=env.get("LMS_DIGEST_WEEKDAY", "mon"),
             digest_hour=_int(env, "LMS_DIGEST_HOUR", 7),
+            login_account_failures=_int(env, "LMS_LOGIN_ACCOUNT_FAILURES", 5),
+            login_address_failures=_int(env, "LMS_LOGIN_ADDRESS_FAILURES", 50),
+            login_window_minutes=_int(env, "LMS_LOGIN_WINDOW_MINUTES", 15),
         )
         return settings.validated()
 
@@ -118,6 +125,9 @@ class Settings:
         """Refuse configurations that must not run, e.g. production without a secret key."""
         if self.env not in {"development", "production", "testing"}:
             raise ConfigError(f"LMS_ENV must be development, production or testing: {self.env!r}")
+        for name in ("login_account_failures", "login_address_failures", "login_window_minutes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"LMS_{name.upper()} must be at least 1")
         if self.default_locale not in self.languages:
             raise ConfigError(f"LMS_DEFAULT_LOCALE must be one of {', '.join(self.languages)}")
         if self.is_production and len(self.secret_key) < 32:

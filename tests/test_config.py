@@ -51,3 +51,12 @@ def test_production_starts_with_a_secret_key() -> None:
 def test_bad_numbers_are_named() -> None:
     with pytest.raises(ConfigError, match="LMS_SESSION_HOURS"):
         Settings.from_env({"LMS_SESSION_HOURS": "twelve"})
+
+
+def test_login_throttling_limits_are_read_and_must_be_positive() -> None:
+    settings = Settings.from_env(
+        {"LMS_LOGIN_ACCOUNT_FAILURES": "3", "LMS_LOGIN_WINDOW_MINUTES": "30"}
+    )
+    assert (settings.login_account_failures, settings.login_window_minutes) == (3, 30)
+    with pytest.raises(ConfigError, match="LMS_LOGIN_ADDRESS_FAILURES must be at least 1"):
+        Settings.from_env({"LMS_LOGIN_ADDRESS_FAILURES": "0"})

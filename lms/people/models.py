@@ -115,3 +115,17 @@ class LoginSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
+
+
+class LoginFailure(Base):
+    """One failed sign-in, kept for the throttling window; shared by every worker process.
+
+    The account is stored as a hash of the normalised address: the table only has to count,
+    and a list of addresses someone tried is nothing Vern needs to hold."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    account_key: Mapped[str] = mapped_column(String(64), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)

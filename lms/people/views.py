@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
@@ -13,10 +15,11 @@ from lms import clock
 from lms.audit.service import record
 from lms.errors import mark_rollback
 from lms.extensions import db_session, local_path, settings
-from lms.people import service
+from lms.people import service, throttle
 from lms.people.forms import LoginForm, PreferencesForm
 
 bp = Blueprint("people", __name__)
+log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str:
@@ -28,6 +31,15 @@ def _client_ip() -> str | None:
     return request.remote_addr
 
 
+def _throttled(form: LoginForm, refused: throttle.Throttled) -> ResponseReturnValue:
+    """The same reply whether or not the account exists; the password was not even checked."""
+    minutes = max(1, math.ceil(refused.retry_after.total_seconds() / 60))
+    log.warning("sign-in throttled for %s more minutes (client %s)", minutes, _client_ip())
+    page = render_template("people/login.html", form=form, throttled_minutes=minutes)
+    headers = {"Retry-After": str(int(refused.retry_after.total_seconds()) + 1)}
+    return page, 429, headers
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -36,11 +48,18 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         db = db_session()
         now = clock.now()
+        email = form.email.data or ""
         try:
-            user = service.authenticate(db, form.email.data or "", form.password.data or "")
+            throttle.check(db, email, _client_ip(), now, throttle.policy_from(settings()))
+        except throttle.Throttled as refused:
+            return _throttled(form, refused)
+        try:
+            user = service.authenticate(db, email, form.password.data or "")
         except service.InvalidCredentials:
-            record(db, action="login.failed", now=now, ip=_client_ip(), email=form.email.data)
+            throttle.note_failure(db, email, _client_ip(), now)
+            record(db, action="login.failed", now=now, ip=_client_ip(), email=email)
             return render_template("people/login.html", form=form, login_failed=True), 200
+        throttle.forget_account(db, email)
         service.start_login(
             db,
             user,

@@ -18,6 +18,7 @@ from lms import clock
 from lms.config import Settings
 from lms.db import Database
 from lms.mail import Mailer, OutgoingMail
+from lms.people import throttle
 from lms.reminders import mails
 from lms.reminders.models import JobState, OutboxMessage
 from lms.reminders.sender import SendReport, send_batch
@@ -48,6 +49,7 @@ def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport
     """Open the cycles that are due and write the reminders that are owed, in `session`."""
     cycles = run_cycles(session, now, preboarding_days=settings.preboarding_days)
     reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
+    throttle.prune(session, now, throttle.policy_from(settings))  # keeps the table small
     return SweepReport(cycles, reminders)
 
 

@@ -63,7 +63,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def site(fresh_database_url: str, tmp_path: Path, courses_root: Path) -> Iterator[Site]:
-    """A fresh organisation served on a free port: Mia manages Nina (new hire); Hal is HR; Ada admin."""
+    """A fresh organisation on a free port: Mia manages Nina (new hire); Hal is HR; Ada admin."""
     database = Database(fresh_database_url)
     now = datetime.now(UTC)
     with database.transaction() as session:
