@@ -1,0 +1,222 @@
+"""Every URL rule of the app against every role (ASVS 4.0.3 V4.1.1, V4.1.3, V4.2.1).
+
+The matrix below lists, for each endpoint, the status each role gets. A rule the matrix does
+not know fails the test, so a new page cannot ship without someone deciding who may see it.
+GET routes are requested plainly; POST-only routes are posted with a valid CSRF token and an
+empty form, which is enough to reach (or be stopped by) the permission check."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.routing import Rule
+
+from lms.people.models import Role, User
+from lms.training.cycles import assign_courses
+from lms.training.models import Assignment
+from tests import factories
+from tests.conftest import Auth, csrf_token
+from tests.unit.training.conftest import Learner
+
+ROLES = ("anonymous", "employee", "manager", "other_manager", "hr", "auditor", "admin")
+
+
+@dataclass
+class World:
+    people: dict[str, User]
+    values: dict[str, Any]
+
+
+@pytest.fixture
+def world(session: Session, courses_root: Path, now: datetime) -> World:
+    """Mia manages Kari (who passed and signed) and Eli; Omar manages Ola elsewhere."""
+    definition = factories.synced_course(session, courses_root, now - timedelta(days=40))
+    ops, sales = factories.department(session, "ops"), factories.department(session, "sales")
+
+    def person(name: str, **extra: Any) -> User:
+        return factories.user(
+            session,
+            now - timedelta(days=40),
+            name=name,
+            email=f"{name.split()[0].lower()}@example.test",
+            password=factories.PASSWORD,
+            **extra,
+        )
+
+    mia = person("Mia Manager", department=ops)
+    kari = person("Kari Subject", department=ops, manager=mia)
+    eli = person("Eli Employee", department=ops, manager=mia)
+    omar = person("Omar Other", department=sales)
+    person("Ola Other", department=sales, manager=omar)
+    people = {
+        "employee": eli,
+        "manager": mia,
+        "other_manager": omar,
+        "hr": person("Hal Hr", roles=frozenset({Role.HR})),
+        "auditor": person("Aud Auditor", roles=frozenset({Role.AUDITOR})),
+        "admin": person("Ada Admin", roles=frozenset({Role.ADMIN})),
+    }
+    kari.external_id = "kari-1"
+    assign_courses(session, now - timedelta(days=40))
+    learner = Learner(session, kari, definition, now)
+    attempt = learner.pass_quiz()
+    attestation = learner.sign()
+    session.commit()
+    assignment = session.query(Assignment).filter_by(user_id=kari.id).one()
+    values = {
+        "course_key": definition.key,
+        "slug": definition.modules[0].slug,
+        "attempt_id": attempt.id,
+        "attestation_id": attestation.id,
+        "user_id": kari.id,
+        "assignment_id": assignment.id,
+        "department_id": ops.id,
+        "action": "rename",
+        "external_id": "kari-1",
+        "filename": "style.css",
+        "token_id": 999_999,
+        "endpoint_id": 999_999,
+        "message_id": 999_999,
+    }
+    return World(people, values)
+
+
+def _url(rule: Rule, values: dict[str, Any]) -> str:
+    """The rule's path with the world's value for each of its arguments."""
+    return re.sub(r"<(?:[^:<>]+:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule.rule)
+
+
+def _status(app: Flask, role: str, world: World, rule: Rule) -> int:
+    client: FlaskClient = app.test_client()
+    if role != "anonymous":
+        Auth(client).login(world.people[role].email, factories.PASSWORD)
+    url = _url(rule, world.values)
+    if "GET" in (rule.methods or set()):
+        with client.get(url) as response:  # closes streamed files (static, CSV)
+            return response.status_code
+    token = csrf_token(
+        client.get("/login" if role == "anonymous" else "/account").get_data(as_text=True)
+    )
+    return client.post(url, data={"csrf_token": token}).status_code
+
+
+# Columns: anonymous, employee, manager (of the subject), other_manager, hr, auditor, admin.
+# 302 for anonymous is the way to the login page; an empty POST that passes the permission
+# check answers 302 (flash and back) or 400 (form refused), which is all this test needs.
+LOGIN = 302
+MATRIX: dict[str, tuple[int, ...]] = {
+    "static": (200, 200, 200, 200, 200, 200, 200),
+    "people.login": (200, 302, 302, 302, 302, 302, 302),
+    "people.logout": (LOGIN, 302, 302, 302, 302, 302, 302),
+    "people.preferences": (LOGIN, 200, 200, 200, 200, 200, 200),
+    "training.index": (LOGIN, 302, 302, 302, 302, 302, 302),
+    "training.my_training": (LOGIN, 200, 200, 200, 200, 200, 200),
+    "training.course": (LOGIN, 200, 200, 200, 200, 200, 200),
+    "training.module": (LOGIN, 200, 200, 200, 200, 200, 200),
+    "training.quiz": (LOGIN, 302, 302, 302, 302, 302, 302),  # modules unread: back to course
+    "training.attest": (LOGIN, 302, 302, 302, 302, 302, 302),  # quiz not passed: same
+    # Kari's own attempt and attestation: nobody else's, whatever their role.
+    "training.attempt": (LOGIN, 404, 404, 404, 404, 404, 404),
+    "training.result": (LOGIN, 404, 404, 404, 404, 404, 404),
+    "training.confirmation": (LOGIN, 404, 404, 404, 404, 404, 404),
+    # Managers see their own reporting line; a manager of another team gets their own (empty
+    # of Kari) page and a 404 for Kari; HR and admins use the organisation pages instead.
+    "reports.team": (LOGIN, 403, 200, 200, 403, 403, 403),
+    "reports.team_export": (LOGIN, 403, 200, 200, 403, 403, 403),
+    "reports.team_person": (LOGIN, 404, 200, 404, 404, 404, 404),
+    "reminders.nudge": (LOGIN, 404, 302, 404, 404, 404, 404),
+    "reports.overview": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.as_of": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.onboarding": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.completions_export": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.evidence": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.evidence_pack_json": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.evidence_pack_pdf": (LOGIN, 403, 403, 403, 200, 200, 200),
+    # People administration: HR and admins; auditors read, they do not change.
+    "people_admin.people": (LOGIN, 403, 403, 403, 200, 403, 200),
+    "people_admin.person": (LOGIN, 403, 403, 403, 200, 403, 200),
+    "people_admin.deactivate": (LOGIN, 403, 403, 403, 302, 403, 302),
+    "people_admin.reactivate": (LOGIN, 403, 403, 403, 302, 403, 302),
+    "people_import.upload": (LOGIN, 403, 403, 403, 200, 403, 200),
+    "people_import.apply": (LOGIN, 403, 403, 403, 302, 403, 302),
+    # Running the system: admins only.
+    "audit.trail": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "audit.export": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "catalogue.index": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "catalogue.sync": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "departments.index": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "departments.create": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "departments.change": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "integrations.index": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "integrations.create_token": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "integrations.revoke_token": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "integrations.add_webhook": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "integrations.remove_webhook": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "reminders.outbox_status": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "reminders.retry": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "reminders.sweep_now": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "reminders.settings_page": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "reminders.send_test_mail": (LOGIN, 403, 403, 403, 403, 403, 302),
+    # The API takes bearer tokens only: a signed-in browser session is not enough.
+    "api.openapi_document": (200, 200, 200, 200, 200, 200, 200),
+    "api.onboarding": (401, 401, 401, 401, 401, 401, 401),
+    "api.person_evidence": (401, 401, 401, 401, 401, 401, 401),
+}
+
+
+def _rules(app: Flask) -> list[Rule]:
+    return sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint))
+
+
+def test_every_url_rule_has_an_entry_in_the_matrix(app: Flask) -> None:
+    unknown = sorted({rule.endpoint for rule in _rules(app)} - MATRIX.keys())
+    assert unknown == [], f"decide who may use these, then add them to MATRIX: {unknown}"
+    assert sorted(MATRIX.keys() - {rule.endpoint for rule in _rules(app)}) == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_matrix_says(app: Flask, world: World, role: str) -> None:
+    column = ROLES.index(role)
+    got = {
+        f"{rule.endpoint} {rule.rule}": _status(app, role, world, rule)
+        for rule in _rules(app)
+        if rule.endpoint in MATRIX
+    }
+    wanted = {
+        f"{rule.endpoint} {rule.rule}": MATRIX[rule.endpoint][column]
+        for rule in _rules(app)
+        if rule.endpoint in MATRIX
+    }
+    assert got == wanted
+
+
+def test_anonymous_visitors_are_sent_to_the_login_page(app: Flask, world: World) -> None:
+    client = app.test_client()
+    for rule in _rules(app):
+        if MATRIX.get(rule.endpoint, (0,))[0] == LOGIN and "GET" in (rule.methods or set()):
+            if rule.endpoint == "training.index":
+                continue  # the home page sends everyone to My training, which then asks
+            location = client.get(_url(rule, world.values)).headers["Location"]
+            assert location.startswith("/login"), rule.rule
+
+
+def test_another_teams_record_looks_exactly_like_a_missing_one(app: Flask, world: World) -> None:
+    """V4.2.1: ids outside one's scope give the same 404 as ids that do not exist."""
+    client = app.test_client()
+    Auth(client).login(world.people["other_manager"].email, factories.PASSWORD)
+    theirs = client.get(f"/team/people/{world.values['user_id']}")
+    missing = client.get("/team/people/999999")
+    assert (theirs.status_code, theirs.data) == (missing.status_code, missing.data)
+    client = app.test_client()
+    Auth(client).login(world.people["employee"].email, factories.PASSWORD)
+    theirs = client.get(f"/attempts/{world.values['attempt_id']}")
+    missing = client.get("/attempts/999999")
+    assert (theirs.status_code, theirs.data) == (missing.status_code, missing.data)
