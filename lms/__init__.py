@@ -10,6 +10,7 @@ from lms import clock
 from lms.config import PROJECT_ROOT, Settings, development_secret_key
 from lms.db import Database
 from lms.extensions import babel, csrf, db_session, login_manager
+from lms.extensions import settings as running_settings
 from lms.i18n import select_locale, select_timezone
 from lms.mail import Mailer, mailer_from_settings
 from lms.people.models import User
@@ -92,7 +93,8 @@ def _init_extensions(app: Flask) -> None:
     def load_user(token: str) -> User | None:
         from lms.people.service import user_for_login
 
-        return user_for_login(db_session(), token, clock.now())
+        idle = timedelta(minutes=running_settings().session_idle_minutes)
+        return user_for_login(db_session(), token, clock.now(), idle=idle)
 
 
 def _register_blueprints(app: Flask) -> None:

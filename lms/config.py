@@ -46,7 +46,8 @@ class Settings:
     courses_path: Path = PROJECT_ROOT / "courses"
     base_url: str = "http://127.0.0.1:5000"
     secure_cookies: bool = False
-    session_hours: int = 12
+    session_hours: int = 12  # absolute lifetime of a login
+    session_idle_minutes: int = 60  # a login unused this long ends
     default_locale: str = "en"
     default_timezone: str = "Europe/Oslo"
     languages: tuple[str, ...] = ("en", "nb")
@@ -96,6 +97,7 @@ class Settings:
             base_url=env.get("LMS_BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
             secure_cookies=_flag(env.get("LMS_SECURE_COOKIES")),
             session_hours=_int(env, "LMS_SESSION_HOURS", 12),
+            session_idle_minutes=_int(env, "LMS_SESSION_IDLE_MINUTES", 60),
             default_locale=env.get("LMS_DEFAULT_LOCALE", "en"),
             default_timezone=env.get("LMS_DEFAULT_TIMEZONE", "Europe/Oslo"),
             preboarding_days=_optional_int(env, "LMS_PREBOARDING_DAYS"),
@@ -125,7 +127,14 @@ class Settings:
         """Refuse configurations that must not run, e.g. production without a secret key."""
         if self.env not in {"development", "production", "testing"}:
             raise ConfigError(f"LMS_ENV must be development, production or testing: {self.env!r}")
-        for name in ("login_account_failures", "login_address_failures", "login_window_minutes"):
+        positive = (
+            "session_hours",
+            "session_idle_minutes",
+            "login_account_failures",
+            "login_address_failures",
+            "login_window_minutes",
+        )
+        for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"LMS_{name.upper()} must be at least 1")
         if self.default_locale not in self.languages:

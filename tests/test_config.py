@@ -22,12 +22,14 @@ def test_values_are_read_from_the_environment() -> None:
             "LMS_DATABASE_URL": "postgresql+psycopg://vern@db/vern",
             "LMS_SECURE_COOKIES": "1",
             "LMS_SESSION_HOURS": "8",
+            "LMS_SESSION_IDLE_MINUTES": "20",
             "LMS_DEFAULT_LOCALE": "nb",
         }
     )
     assert settings.database_url == "postgresql+psycopg://vern@db/vern"
     assert settings.secure_cookies
     assert settings.session_hours == 8
+    assert settings.session_idle_minutes == 20
     assert settings.default_locale == "nb"
 
 

@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, exists, select, update
+from sqlalchemy import Select, exists, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -229,21 +229,32 @@ def start_login(
     return LoginStarted(token=token, expires_at=expires_at)
 
 
-def user_for_login(session: Session, token: str, now: datetime) -> User | None:
-    """The active user behind a live login-session token, or None if it ended or expired."""
+# Writing last_seen_at on every request would turn each page view into a write.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+def user_for_login(
+    session: Session, token: str, now: datetime, *, idle: timedelta | None = None
+) -> User | None:
+    """The active user behind a live login-session token, or None if it ended, expired or,
+    with `idle`, went unused for that long (ASVS 3.3.2)."""
+    conditions = [
+        LoginSession.token_hash == _token_hash(token),
+        LoginSession.ended_at.is_(None),
+        LoginSession.expires_at > now,
+        User.active.is_(True),
+    ]
+    if idle is not None:
+        last_seen = func.coalesce(LoginSession.last_seen_at, LoginSession.created_at)
+        conditions.append(last_seen > now - idle)
     row = session.execute(
-        select(LoginSession, User)
-        .join(User, User.id == LoginSession.user_id)
-        .where(
-            LoginSession.token_hash == _token_hash(token),
-            LoginSession.ended_at.is_(None),
-            LoginSession.expires_at > now,
-            User.active.is_(True),
-        )
+        select(LoginSession, User).join(User, User.id == LoginSession.user_id).where(*conditions)
     ).first()
     if row is None:
         return None
-    user = row[1]
+    login, user = row
+    if login.last_seen_at is None or now - login.last_seen_at >= LAST_SEEN_RESOLUTION:
+        login.last_seen_at = now
     user.attach_login_token(token)
     return user
 

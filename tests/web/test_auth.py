@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -169,3 +169,40 @@ def test_failed_and_successful_logins_are_audited(
     Auth(client).login(employee.email, PASSWORD)
     actions = [e.action for e in session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions == ["login.failed", "login"]
+
+
+def _signed_in(client: FlaskClient) -> bool:
+    return client.get("/training").status_code == 200
+
+
+def test_a_login_unused_for_the_idle_timeout_ends(client: FlaskClient, employee: User) -> None:
+    """ASVS 3.3.2: an hour without a request (the default) and the login is over."""
+    from lms import clock
+
+    start = clock.now()
+    try:
+        Auth(client).login(employee.email, PASSWORD)
+        clock.set_source(lambda: start + timedelta(minutes=59))
+        assert _signed_in(client)
+        clock.set_source(lambda: start + timedelta(minutes=59 + 61))
+        assert not _signed_in(client)
+    finally:
+        clock.set_source(None)
+
+
+def test_activity_keeps_a_login_until_its_absolute_lifetime(
+    client: FlaskClient, employee: User
+) -> None:
+    """ASVS 3.3.1/3.3.2: requests every 40 minutes keep it alive, but not past 12 hours."""
+    from lms import clock
+
+    start = clock.now()
+    try:
+        Auth(client).login(employee.email, PASSWORD)
+        for step in range(1, 18):  # 11 h 20 min of steady use
+            clock.set_source(lambda step=step: start + timedelta(minutes=40 * step))
+            assert _signed_in(client), f"ended after {40 * step} minutes"
+        clock.set_source(lambda: start + timedelta(hours=12, minutes=1))
+        assert not _signed_in(client)
+    finally:
+        clock.set_source(None)
