@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, Response, g
+from flask import Flask, Response, g, request
 
 from lms import clock
 from lms.config import PROJECT_ROOT, Settings, development_secret_key
@@ -25,6 +25,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def create_app(
@@ -123,6 +124,18 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(departments_bp)
 
 
+def _add_security_headers(response: Response) -> None:
+    """On every response, errors included (ASVS 14.4)."""
+    for header, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(header, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.endpoint != "static":
+        # Pages carry personal data and CSRF tokens: no shared or back-button copies (ASVS
+        # 8.2.1). Static files are the same for everyone and may be cached.
+        response.headers["Cache-Control"] = "no-store"
+
+
 def _install_request_lifecycle(app: Flask) -> None:
     @app.after_request
     def finish_unit_of_work(response: Response) -> Response:
@@ -133,8 +146,7 @@ def _install_request_lifecycle(app: Flask) -> None:
                 session.commit()
             else:
                 session.rollback()
-        for header, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(header, value)
+        _add_security_headers(response)
         return response
 
     @app.teardown_request

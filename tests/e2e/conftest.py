@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -14,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
-from lms import create_app
 from lms.catalog.loader import load_course
 from lms.catalog.service import sync_catalog
-from lms.config import Settings
+from lms.config import PROJECT_ROOT
 from lms.db import Database
 from lms.people.models import Role
 from lms.training.cycles import assign_courses
@@ -105,23 +106,59 @@ def site(fresh_database_url: str, tmp_path: Path, courses_root: Path) -> Iterato
             roles=frozenset({Role.ADMIN}),
         )
         assign_courses(session, now)
-    settings = Settings(
-        env="testing",
-        secret_key="e2e-" + "s" * 40,
-        database_url=fresh_database_url,
-        instance_path=tmp_path / "instance",
-        courses_path=courses_root,
-    ).validated()
-    app = create_app(settings, database=database)
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    database.dispose()
+    port = free_port()
+    environment = {
+        **os.environ,
+        "LMS_ENV": "testing",
+        "LMS_SECRET_KEY": "e2e-" + "s" * 40,
+        "LMS_DATABASE_URL": fresh_database_url,
+        "LMS_INSTANCE_PATH": str(tmp_path / "instance"),
+        "LMS_COURSES_PATH": str(courses_root),
+    }
+    # gunicorn, as in production: a real server process on a free loopback port.
+    server = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-w",
+            "2",
+            "--threads",
+            "4",
+            "-b",
+            f"127.0.0.1:{port}",
+            "app:app",
+        ],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield Site(f"http://127.0.0.1:{server.server_port}", course)
+        _wait_until_serving(server, url)
+        yield Site(url, course)
     finally:
-        server.shutdown()
-        server.server_close()
-        database.dispose()
+        server.terminate()
+        server.wait(timeout=30)
+        if server.stderr is not None:
+            server.stderr.close()
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            errors = server.stderr.read().decode() if server.stderr else ""
+            pytest.fail(f"gunicorn exited with {server.returncode}: {errors[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("gunicorn did not start serving within 30 s")
 
 
 def no_axe_violations(page: Any) -> None:

@@ -39,3 +39,36 @@ def test_method_not_allowed_is_a_page_not_a_traceback(app: Flask) -> None:
     response = app.test_client().get("/logout")
     assert response.status_code == 405
     assert 'class="site-header"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "status"),
+    [
+        ("get", "/login", 200),
+        ("get", "/no-such-page", 404),
+        ("get", "/logout", 405),
+        ("get", "/api/v1/onboarding", 401),
+        ("post", "/login", 400),  # no CSRF token
+    ],
+)
+def test_every_response_carries_the_security_headers_and_no_store(
+    app: Flask, method: str, url: str, status: int
+) -> None:
+    """ASVS 14.4.3-14.4.7 and 8.2.1, on pages, errors and API problems alike."""
+    response = getattr(app.test_client(), method)(url)
+    assert response.status_code == status
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "Strict-Transport-Security" not in response.headers  # plain HTTP here
+
+
+def test_hsts_is_sent_over_https_and_static_files_may_be_cached(app: Flask) -> None:
+    client = app.test_client()
+    secure = client.get("/login", base_url="https://vern.example")
+    assert secure.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+    with client.get("/static/style.css") as static:
+        assert static.headers.get("Cache-Control") != "no-store"
+        assert static.headers["X-Content-Type-Options"] == "nosniff"
