@@ -21,9 +21,11 @@ from lms.people.service import normalise_email
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
-    account_failures: int = 5  # per account within the window
-    address_failures: int = 50  # per client address within the window (shared offices)
-    window: timedelta = timedelta(minutes=15)
+    """The limits come from Settings (LMS_LOGIN_*); see policy_from."""
+
+    account_failures: int  # per account within the window
+    address_failures: int  # per client address within the window (offices share one)
+    window: timedelta
 
 
 def policy_from(settings: Settings) -> ThrottlePolicy:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date
+from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -113,30 +113,37 @@ def nudge(assignment_id: int) -> ResponseReturnValue:
 
 
 def _ladder_steps(policy: ReminderPolicy) -> list[str]:
-    """The default ladder in the words the settings page uses."""
+    """A ladder in the words the settings page uses."""
     steps = [
-        _("%(days)s days before the due date: a reminder to the employee.", days=days)
+        ngettext(
+            "%(num)s day before the due date: a reminder to the employee.",
+            "%(num)s days before the due date: a reminder to the employee.",
+            days,
+        )
         for days in sorted(policy.before_days, reverse=True)
     ]
     if policy.on_due_day:
         steps.append(_("On the due date: a reminder to the employee."))
     steps.append(
-        _(
-            "%(days)s days after: a reminder with the manager in copy.",
-            days=policy.copy_manager_after,
+        ngettext(
+            "%(num)s day after: a reminder with the manager in copy.",
+            "%(num)s days after: a reminder with the manager in copy.",
+            policy.copy_manager_after,
         )
     )
     steps.append(
-        _(
-            "%(days)s days after, then every %(every)s days: an escalation to the manager and HR.",
-            days=policy.escalate_after,
+        ngettext(
+            "%(num)s day after, then every %(every)s days: an escalation to the manager and HR.",
+            "%(num)s days after, then every %(every)s days: an escalation to the manager and HR.",
+            policy.escalate_after,
             every=policy.escalate_every,
         )
     )
     steps.append(
-        _(
-            "From %(days)s days after: escalations also go to the manager's manager.",
-            days=policy.skip_level_after,
+        ngettext(
+            "From %(num)s day after: escalations also go to the manager's manager.",
+            "From %(num)s days after: escalations also go to the manager's manager.",
+            policy.skip_level_after,
         )
     )
     return steps
@@ -144,9 +151,11 @@ def _ladder_steps(policy: ReminderPolicy) -> list[str]:
 
 def _digest_day(weekday: str) -> str:
     """The localised weekday name for LMS_DIGEST_WEEKDAY (mon…sun)."""
+    days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    if weekday not in days:
+        return weekday  # a cron expression such as "mon-fri": shown as written
     first_monday = date(2024, 1, 1)
-    index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(weekday)
-    return format_date(first_monday + timedelta(days=index), "EEEE")
+    return format_date(first_monday + timedelta(days=days.index(weekday)), "EEEE")
 
 
 @bp.route("/admin/settings")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
@@ -88,3 +89,17 @@ def test_settings_page_in_norwegian_names_the_weekday_in_norwegian(
     Auth(client).login(admin.email, factories.PASSWORD)
     page = client.get("/admin/settings").get_data(as_text=True)
     assert "mandag" in page
+
+
+def test_a_course_with_its_own_ladder_is_listed_with_its_steps(
+    client: FlaskClient, session: Session, courses_root: Path, now: datetime, admin: User
+) -> None:
+    factories.synced_course(
+        session, courses_root, now, reminders={"before_days": [1], "escalate_after": 10}
+    )
+    session.commit()
+    Auth(client).login(admin.email, factories.PASSWORD)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert "None: every course uses the ladder above." not in page
+    assert "1 day before the due date: a reminder to the employee." in page
+    assert "10 days after, then every 7 days: an escalation to the manager and HR." in page
