@@ -12,6 +12,7 @@ from lms.db import Database
 from lms.extensions import babel, csrf, db_session, login_manager
 from lms.extensions import settings as running_settings
 from lms.i18n import select_locale, select_timezone
+from lms.logs import install_safe_log_records
 from lms.mail import Mailer, mailer_from_settings
 from lms.people.models import User
 
@@ -34,6 +35,7 @@ def create_app(
     mailer: Mailer | None = None,
 ) -> Flask:
     """Build the web app; starts no scheduler and runs no migrations."""
+    install_safe_log_records()
     settings = settings or Settings.from_env()
     app = Flask(
         __name__,
