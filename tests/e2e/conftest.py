@@ -46,6 +46,7 @@ WCAG = {
 class Site:
     url: str
     course: Any
+    database_url: str
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def site(fresh_database_url: str, tmp_path: Path, courses_root: Path) -> Iterato
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(server, url)
-        yield Site(url, course)
+        yield Site(url, course, fresh_database_url)
     finally:
         server.terminate()
         server.wait(timeout=30)
