@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
-from lms.people.models import User
+from lms.people.models import Role, User
 from lms.training.cycles import assign_courses
 from tests import factories
 
@@ -40,5 +40,33 @@ def colleague(session: Session, now: datetime, course: CourseDefinition) -> User
         session, now, name="Ola Nordmann", email="ola@example.test", password=factories.PASSWORD
     )
     assign_courses(session, now)
+    session.commit()
+    return person
+
+
+@pytest.fixture
+def admin(session: Session, now: datetime) -> User:
+    """An admin who can sign in (admin@example.test)."""
+    person = factories.user(
+        session,
+        now,
+        email="admin@example.test",
+        password=factories.PASSWORD,
+        roles=frozenset({Role.ADMIN}),
+    )
+    session.commit()
+    return person
+
+
+@pytest.fixture
+def hr(session: Session, now: datetime) -> User:
+    """HR who can sign in (hr@example.test)."""
+    person = factories.user(
+        session,
+        now,
+        email="hr@example.test",
+        password=factories.PASSWORD,
+        roles=frozenset({Role.HR}),
+    )
     session.commit()
     return person

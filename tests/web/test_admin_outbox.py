@@ -4,30 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
-from lms.people.models import Role, User
+from lms.people.models import User
 from lms.reminders import outbox
 from lms.reminders.models import OutboxMessage, OutboxStatus
 from tests import factories
 from tests.conftest import Auth
-
-
-@pytest.fixture
-def admin(session: Session, now: datetime) -> User:
-    person = factories.user(
-        session,
-        now,
-        email="admin@example.test",
-        password=factories.PASSWORD,
-        roles=frozenset({Role.ADMIN}),
-    )
-    session.commit()
-    return person
 
 
 def test_only_admins_see_the_outbox(client: FlaskClient, employee: User, admin: User) -> None:

@@ -5,42 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.audit.models import AuditEvent
-from lms.people.models import Role, User
+from lms.people.models import User
 from lms.reminders.models import OutboxMessage
 from tests import factories
 from tests.conftest import Auth
-
-
-@pytest.fixture
-def admin(session: Session, now: datetime) -> User:
-    person = factories.user(
-        session,
-        now,
-        email="admin@example.test",
-        password=factories.PASSWORD,
-        roles=frozenset({Role.ADMIN}),
-    )
-    session.commit()
-    return person
-
-
-@pytest.fixture
-def hr(session: Session, now: datetime) -> User:
-    person = factories.user(
-        session,
-        now,
-        email="hr@example.test",
-        password=factories.PASSWORD,
-        roles=frozenset({Role.HR}),
-    )
-    session.commit()
-    return person
 
 
 def test_only_admins_see_settings_or_send_test_mail(client: FlaskClient, hr: User) -> None:

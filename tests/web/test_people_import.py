@@ -21,19 +21,6 @@ GOOD = (
 )
 
 
-@pytest.fixture
-def hr(session: Session, now: datetime) -> User:
-    person = factories.user(
-        session,
-        now,
-        email="hr@example.test",
-        password=factories.PASSWORD,
-        roles=frozenset({Role.HR}),
-    )
-    session.commit()
-    return person
-
-
 def _upload(client: FlaskClient, text: str | bytes, name: str = "people.csv") -> str:
     page = client.get(URL).get_data(as_text=True)
     data = text.encode() if isinstance(text, str) else text
