@@ -192,7 +192,7 @@ def course_progress(session: Session, user: User, course_key: str, today: date) 
 
 
 def record_module_view(session: Session, assignment: Assignment, slug: str, now: datetime) -> None:
-    """Remember that a module was opened; viewing it again changes nothing."""
+    """Remember that a module was read to its end; reading it again changes nothing."""
     if assignment.course_version.definition.module(slug) is None:
         raise NotFound(slug)
     already = session.scalar(

@@ -99,7 +99,6 @@ def module(course_key: str, slug: str) -> ResponseReturnValue:
     index = next((i for i, m in enumerate(modules) if m.slug == slug), None)
     if index is None:
         abort(404)
-    service.record_module_view(db_session(), progress.assignment, slug, clock.now())
     lang = _language(progress)
     return render_template(
         "training/module.html",
@@ -110,7 +109,30 @@ def module(course_key: str, slug: str) -> ResponseReturnValue:
         position=index + 1,
         previous=modules[index - 1] if index > 0 else None,
         next=modules[index + 1] if index + 1 < len(modules) else None,
+        form=CsrfOnlyForm(),
     )
+
+
+@bp.route("/training/<course_key>/modules/<slug>/read", methods=["POST"])
+@login_required
+def module_read(course_key: str, slug: str) -> ResponseReturnValue:
+    """The reader reached the end of a module and moves on: that, not opening it, counts.
+
+    A POST with a CSRF token because it changes the record; a GET never does (ASVS 4.2.2)."""
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        abort(400)
+    progress = _progress(course_key)
+    modules = progress.definition.modules
+    index = next((i for i, m in enumerate(modules) if m.slug == slug), None)
+    if index is None:
+        abort(404)
+    service.record_module_view(db_session(), progress.assignment, slug, clock.now())
+    if index + 1 < len(modules):
+        return redirect(
+            url_for("training.module", course_key=course_key, slug=modules[index + 1].slug)
+        )
+    return redirect(url_for("training.course", course_key=course_key))
 
 
 @bp.route("/training/<course_key>/quiz", methods=["GET", "POST"])

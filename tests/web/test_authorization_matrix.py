@@ -16,9 +16,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
+from lms.db import Base
 from lms.people.models import Role, User
 from lms.training.cycles import assign_courses
 from lms.training.models import Assignment
@@ -122,6 +124,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "training.my_training": (LOGIN, 200, 200, 200, 200, 200, 200),
     "training.course": (LOGIN, 200, 200, 200, 200, 200, 200),
     "training.module": (LOGIN, 200, 200, 200, 200, 200, 200),
+    "training.module_read": (LOGIN, 302, 302, 302, 302, 302, 302),  # on to the next module
     "training.quiz": (LOGIN, 302, 302, 302, 302, 302, 302),  # modules unread: back to course
     "training.attest": (LOGIN, 302, 302, 302, 302, 302, 302),  # quiz not passed: same
     # Kari's own attempt and attestation: nobody else's, whatever their role.
@@ -225,3 +228,39 @@ def _status_and_body(client: FlaskClient, url: str) -> tuple[int, str]:
     """The reply without its CSRF token, which carries the second it was made in."""
     response = client.get(url)
     return response.status_code, CSRF_VALUE.sub("", response.get_data(as_text=True))
+
+
+# Reads of someone else's record are audited on purpose, and a login remembers when it was
+# last used; neither is a change the visitor asked for.
+NOT_STATE = {"audit_events"}
+NOT_STATE_COLUMNS = {("login_sessions", "last_seen_at")}
+
+
+def _everything(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table but the ones above, in a comparable form."""
+    tables: dict[str, list[tuple[Any, ...]]] = {}
+    for table in Base.metadata.sorted_tables:
+        if table.name in NOT_STATE:
+            continue
+        columns = [c for c in table.columns if (table.name, c.name) not in NOT_STATE_COLUMNS]
+        rows = session.execute(select(*columns)).all()
+        tables[table.name] = sorted(tuple(map(repr, row)) for row in rows)
+    return tables
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_crawl_of_every_get_route_changes_nothing(
+    app: Flask, session: Session, world: World, role: str
+) -> None:
+    """ASVS 4.2.2 / 13.2.1: state changes need a POST with a CSRF token; GETs only read."""
+    client = app.test_client()
+    if role != "anonymous":
+        Auth(client).login(world.people[role].email, factories.PASSWORD)
+    session.expire_all()
+    before = _everything(session)
+    for rule in _rules(app):
+        if "GET" in (rule.methods or set()):
+            with client.get(_url(rule, world.values)):
+                pass
+    session.expire_all()
+    assert _everything(session) == before

@@ -29,7 +29,11 @@ def _text(response) -> str:  # noqa: ANN001
 
 def _read_all(client: FlaskClient, course: CourseDefinition) -> None:
     for module in course.modules:
-        assert client.get(f"/training/{course.key}/modules/{module.slug}").status_code == 200
+        url = f"/training/{course.key}/modules/{module.slug}"
+        page = client.get(url)
+        assert page.status_code == 200
+        read = client.post(f"{url}/read", data={"csrf_token": csrf_token(_text(page))})
+        assert read.status_code == 302
 
 
 def _start_quiz(auth: Auth, course: CourseDefinition) -> str:
@@ -63,14 +67,25 @@ def test_my_training_lists_assigned_courses_with_status_and_due_date(signed_in: 
     assert 'value="0"' in html  # progress bar
 
 
-def test_module_pages_render_sanitised_markdown_and_record_progress(
+def test_opening_a_module_records_nothing_finishing_it_records_progress(
     signed_in: Auth, session: Session, course: CourseDefinition
 ) -> None:
+    """Reading is evidence only once the reader moves on (a POST); a GET changes nothing."""
     html = _text(signed_in.client.get("/training/basics/modules/first"))
     assert "<strong>first</strong>" in html
-    assert 'rel="next"' in html
+    assert session.scalar(select(func.count()).select_from(ModuleView)) == 0
+    done = signed_in.post("/training/basics/modules/first/read", page=html)
+    assert done.headers["Location"] == "/training/basics/modules/second"
     assert session.scalar(select(func.count()).select_from(ModuleView)) == 1
     assert "In progress" in _text(signed_in.client.get("/training"))
+    last = signed_in.post("/training/basics/modules/second/read", page=html)
+    assert last.headers["Location"] == "/training/basics"
+
+
+def test_finishing_a_module_needs_a_csrf_token_and_a_real_module(signed_in: Auth) -> None:
+    assert signed_in.client.post("/training/basics/modules/first/read").status_code == 400
+    page = _text(signed_in.client.get("/training/basics/modules/first"))
+    assert signed_in.post("/training/basics/modules/nope/read", page=page).status_code == 404
 
 
 def test_unknown_module_and_course_are_404_in_the_layout(signed_in: Auth) -> None:
