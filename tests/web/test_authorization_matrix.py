@@ -264,3 +264,20 @@ def test_a_crawl_of_every_get_route_changes_nothing(
                 pass
     session.expire_all()
     assert _everything(session) == before
+
+
+def test_every_post_route_refuses_a_request_without_a_csrf_token(
+    app: Flask, session: Session, world: World
+) -> None:
+    """ASVS 4.2.2: even for an admin, a POST without the token is refused and changes nothing."""
+    client = app.test_client()
+    Auth(client).login(world.people["admin"].email, factories.PASSWORD)
+    session.expire_all()
+    before = _everything(session)
+    posts = [rule for rule in _rules(app) if "POST" in (rule.methods or set())]
+    assert len(posts) > 20
+    for rule in posts:
+        response = client.post(_url(rule, world.values), data={"name": "x", "email": "x@y.z"})
+        assert response.status_code == 400, rule.rule
+    session.expire_all()
+    assert _everything(session) == before

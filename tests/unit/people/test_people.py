@@ -75,6 +75,16 @@ def test_end_all_logins_ends_every_session_of_the_user(session: Session, now: da
     assert all(service.user_for_login(session, t, now) is None for t in tokens)
 
 
+def test_a_new_password_ends_every_login_of_the_person(session: Session, now: datetime) -> None:
+    """ASVS 3.3.3: after a password change no old session goes on."""
+    person = factories.user(session, now, password="an old password!")
+    hour = timedelta(hours=1)
+    started = service.start_login(session, person, now=now, lifetime=hour, ip=None, user_agent=None)
+    service.reset_password(session, person, "a brand new password", now)
+    assert service.user_for_login(session, started.token, now) is None
+    assert service.authenticate(session, person.email, "a brand new password") is person
+
+
 def test_reporting_chain_cannot_loop(session: Session, now: datetime) -> None:
     boss = factories.user(session, now)
     lead = factories.user(session, now, manager=boss)
