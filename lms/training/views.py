@@ -91,14 +91,20 @@ def course(course_key: str) -> ResponseReturnValue:
     )
 
 
+def _module_index(progress: CourseProgress, slug: str) -> int:
+    """Where the module stands in its course; 404 for a module the course does not have."""
+    found = next((i for i, m in enumerate(progress.definition.modules) if m.slug == slug), None)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.route("/training/<course_key>/modules/<slug>")
 @login_required
 def module(course_key: str, slug: str) -> ResponseReturnValue:
     progress = _progress(course_key)
     modules = progress.definition.modules
-    index = next((i for i, m in enumerate(modules) if m.slug == slug), None)
-    if index is None:
-        abort(404)
+    index = _module_index(progress, slug)
     lang = _language(progress)
     return render_template(
         "training/module.html",
@@ -124,9 +130,7 @@ def module_read(course_key: str, slug: str) -> ResponseReturnValue:
         abort(400)
     progress = _progress(course_key)
     modules = progress.definition.modules
-    index = next((i for i, m in enumerate(modules) if m.slug == slug), None)
-    if index is None:
-        abort(404)
+    index = _module_index(progress, slug)
     service.record_module_view(db_session(), progress.assignment, slug, clock.now())
     if index + 1 < len(modules):
         return redirect(
