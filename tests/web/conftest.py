@@ -44,29 +44,21 @@ def colleague(session: Session, now: datetime, course: CourseDefinition) -> User
     return person
 
 
-@pytest.fixture
-def admin(session: Session, now: datetime) -> User:
-    """An admin who can sign in (admin@example.test)."""
+def _with_role(session: Session, now: datetime, email: str, role: Role) -> User:
     person = factories.user(
-        session,
-        now,
-        email="admin@example.test",
-        password=factories.PASSWORD,
-        roles=frozenset({Role.ADMIN}),
+        session, now, email=email, password=factories.PASSWORD, roles=frozenset({role})
     )
     session.commit()
     return person
+
+
+@pytest.fixture
+def admin(session: Session, now: datetime) -> User:
+    """An admin who can sign in (admin@example.test)."""
+    return _with_role(session, now, "admin@example.test", Role.ADMIN)
 
 
 @pytest.fixture
 def hr(session: Session, now: datetime) -> User:
     """HR who can sign in (hr@example.test)."""
-    person = factories.user(
-        session,
-        now,
-        email="hr@example.test",
-        password=factories.PASSWORD,
-        roles=frozenset({Role.HR}),
-    )
-    session.commit()
-    return person
+    return _with_role(session, now, "hr@example.test", Role.HR)
