@@ -131,6 +131,26 @@ def test_history_before_registration_is_not_replayed(
     assert receiver.received == []
 
 
+def _first_delivery_answered(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+    *,
+    status: int,
+) -> OutboxMessage:
+    """One attestation.signed event, whose first delivery the receiver answers with `status`."""
+    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
+    complete(session, company.a2, company.course, now)
+    session.commit()
+    receiver.status = status
+    _run(app, database, now)
+    session.expire_all()
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).one()
+
+
 def test_a_receiver_that_is_down_gets_it_later_exactly_once(
     app: Flask,
     database: Database,
@@ -139,13 +159,7 @@ def test_a_receiver_that_is_down_gets_it_later_exactly_once(
     receiver: Receiver,
     now: datetime,
 ) -> None:
-    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
-    complete(session, company.a2, company.course, now)
-    session.commit()
-    receiver.status = 503
-    _run(app, database, now)
-    session.expire_all()
-    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).one()
+    row = _first_delivery_answered(app, database, session, company, receiver, now, status=503)
     assert (row.status, row.attempts, row.last_error) == (OutboxStatus.PENDING, 1, "HTTP 503")
     receiver.status = 200
     _run(app, database, now + timedelta(seconds=30))  # still backing off
@@ -164,13 +178,7 @@ def test_gone_stops_retrying(
     receiver: Receiver,
     now: datetime,
 ) -> None:
-    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
-    complete(session, company.a2, company.course, now)
-    session.commit()
-    receiver.status = 410
-    _run(app, database, now)
-    session.expire_all()
-    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).one()
+    row = _first_delivery_answered(app, database, session, company, receiver, now, status=410)
     assert row.status == OutboxStatus.DEAD
 
 

@@ -59,6 +59,24 @@ def _answer_positions(
     return answers
 
 
+def _pass_quiz(auth: Auth, session: Session, course: CourseDefinition) -> str:
+    """Read every module and pass the quiz; returns the attempt's URL."""
+    _read_all(auth.client, course)
+    url = _start_quiz(auth, course)
+    auth.post(url, _answer_positions(session, url, course, right=True))
+    return url
+
+
+def _sign(auth: Auth, course: CourseDefinition, fields: dict[str, str]):  # noqa: ANN202
+    """Submit the attestation form (fetched first, for its token) with `fields`."""
+    page = _text(auth.client.get(f"/training/{course.key}/attest"))
+    return auth.post(
+        f"/training/{course.key}/attest",
+        {**fields, "statement_sha256": course.statement_sha256("en")},
+        page=page,
+    )
+
+
 def test_my_training_lists_assigned_courses_with_status_and_due_date(signed_in: Auth) -> None:
     html = _text(signed_in.client.get("/training"))
     assert "Course basics" in html
@@ -203,15 +221,8 @@ def test_second_submit_of_an_attempt_is_refused_and_changes_nothing(
 def test_attestation_form_errors_are_shown_at_the_field_and_nothing_is_signed(
     signed_in: Auth, session: Session, course: CourseDefinition, data: dict[str, str], message: str
 ) -> None:
-    _read_all(signed_in.client, course)
-    url = _start_quiz(signed_in, course)
-    signed_in.post(url, _answer_positions(session, url, course, right=True))
-    page = _text(signed_in.client.get("/training/basics/attest"))
-    response = signed_in.post(
-        "/training/basics/attest",
-        {**data, "statement_sha256": course.statement_sha256("en")},
-        page=page,
-    )
+    _pass_quiz(signed_in, session, course)
+    response = _sign(signed_in, course, data)
     assert response.status_code == 200
     assert message in _text(response)
     assert 'class="error-message"' in _text(response)
@@ -233,19 +244,8 @@ def test_someone_elses_attempt_result_and_attestation_are_404(
 ) -> None:
     auth = Auth(client)
     auth.login(employee.email, PASSWORD)
-    _read_all(client, course)
-    url = _start_quiz(auth, course)
-    auth.post(url, _answer_positions(session, url, course, right=True))
-    page = _text(client.get("/training/basics/attest"))
-    response = auth.post(
-        "/training/basics/attest",
-        {
-            "agree": "y",
-            "typed_name": "Kari Nordmann",
-            "statement_sha256": course.statement_sha256("en"),
-        },
-        page=page,
-    )
+    url = _pass_quiz(auth, session, course)
+    response = _sign(auth, course, {"agree": "y", "typed_name": "Kari Nordmann"})
     confirmation_url = response.headers["Location"]
     client.post("/logout", data={"csrf_token": csrf_token(_text(client.get("/training")))})
 
@@ -305,15 +305,8 @@ def test_only_managers_are_offered_the_weekly_digest(
 def test_attestation_form_reports_every_mistake_at_once(
     signed_in: Auth, session: Session, course: CourseDefinition
 ) -> None:
-    _read_all(signed_in.client, course)
-    url = _start_quiz(signed_in, course)
-    signed_in.post(url, _answer_positions(session, url, course, right=True))
-    page = _text(signed_in.client.get("/training/basics/attest"))
-    response = signed_in.post(
-        "/training/basics/attest",
-        {"typed_name": "Someone Else", "statement_sha256": course.statement_sha256("en")},
-        page=page,
-    )
+    _pass_quiz(signed_in, session, course)
+    response = _sign(signed_in, course, {"typed_name": "Someone Else"})
     html = _text(response)
     assert 'id="agree-error"' in html
     assert 'id="typed_name-error"' in html
