@@ -107,6 +107,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.admin.people_admin_views import bp as people_admin_bp
     from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
+    from lms.integrations.scim.views import bp as scim_bp
     from lms.integrations.views import bp as integrations_bp
     from lms.people.views import bp as people_bp
     from lms.reminders.views import bp as reminders_bp
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(people_import_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(scim_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(people_admin_bp)
     app.register_blueprint(catalogue_bp)

@@ -21,6 +21,7 @@ class Role(StrEnum):
 
 class Department(Base):
     __tablename__ = "departments"
+    __table_args__ = (Index("ix_departments_external_id", "external_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(64), unique=True)
@@ -28,6 +29,10 @@ class Department(Base):
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Merged departments stay (archived) so course audiences naming them keep working.
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"))
+    # A provisioning system's id for the group this department stands for (SCIM externalId).
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def __repr__(self) -> str:
         return f"<Department {self.key}>"
@@ -35,7 +40,10 @@ class Department(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (Index("ix_users_external_id", "external_id", unique=True),)
+    __table_args__ = (
+        Index("ix_users_external_id", "external_id", unique=True),
+        Index("ix_users_scim_user_name", "scim_user_name", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -55,6 +63,21 @@ class User(Base):
     # A manager's choice: one weekly digest about their reporting line instead of single mails.
     digest_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What a provisioning system (SCIM) sent, kept so it reads back as sent. Vern itself
+    # works from email, full_name and locale, which are derived from these.
+    scim_user_name: Mapped[str | None] = mapped_column(String(255))
+    formatted_name: Mapped[str | None] = mapped_column(String(200))
+    given_name: Mapped[str | None] = mapped_column(String(100))
+    family_name: Mapped[str | None] = mapped_column(String(100))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    email_type: Mapped[str | None] = mapped_column(String(32))
+    email_primary: Mapped[bool | None] = mapped_column(Boolean)
+    preferred_language: Mapped[str | None] = mapped_column(String(64))
+    employee_number: Mapped[str | None] = mapped_column(String(64))
+    # DELETE through SCIM: the person is gone for the provisioning system (404 from then on)
+    # and deactivated in Vern, while their training history stays as evidence.
+    scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     manager: Mapped[User | None] = relationship(remote_side=[id])

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, exists, func, select, update
+from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -79,6 +81,44 @@ def get_or_create_department(session: Session, key: str, name: str) -> Departmen
         department = Department(key=key, name=name)
         session.add(department)
         session.flush()
+    return department
+
+
+def _key_for_name(session: Session, name: str) -> str:
+    """A free department key made from a name: 'Customer Success' -> 'customer-success'."""
+    base = re.sub(r"[^a-z0-9]+", "-", unicodedata.normalize("NFKD", name).lower()).strip("-")
+    base = base[:56].strip("-") or "department"
+    if base in RESERVED_AUDIENCE_WORDS:
+        base = f"dept-{base}"[:56]
+    key, number = base, 1
+    while session.scalar(select(exists().where(Department.key == key))):
+        number += 1
+        key = f"{base}-{number}"
+    return key
+
+
+def department_for_name(session: Session, name: str, now: datetime) -> Department:
+    """The department a provisioning system means by `name` (its name or key, any case),
+    created if there is none. A merged department leads to the one it was merged into; an
+    archived one is brought back, since someone is in it again."""
+    name = " ".join(name.split())
+    department = session.scalar(
+        select(Department)
+        .where(or_(func.lower(Department.name) == name.lower(), Department.key == name.lower()))
+        .order_by(Department.archived_at.is_not(None), Department.id)
+        .limit(1)
+    )
+    while department is not None and department.merged_into_id is not None:
+        department = session.get_one(Department, department.merged_into_id)
+    if department is None:
+        department = Department(
+            key=_key_for_name(session, name), name=name, created_at=now, updated_at=now
+        )
+        session.add(department)
+    elif department.archived_at is not None:
+        department.archived_at = None
+        department.updated_at = now
+    session.flush()
     return department
 
 

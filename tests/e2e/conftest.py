@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -20,12 +16,11 @@ import pytest
 
 from lms.catalog.loader import load_course
 from lms.catalog.service import sync_catalog
-from lms.config import PROJECT_ROOT
 from lms.db import Database
 from lms.people.models import Role
 from lms.training.cycles import assign_courses
 from tests import factories
-from tests.smtp import free_port
+from tests.live import gunicorn
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -108,58 +103,8 @@ def site(fresh_database_url: str, tmp_path: Path, courses_root: Path) -> Iterato
         )
         assign_courses(session, now)
     database.dispose()
-    port = free_port()
-    environment = {
-        **os.environ,
-        "LMS_ENV": "testing",
-        "LMS_SECRET_KEY": "e2e-" + "s" * 40,
-        "LMS_DATABASE_URL": fresh_database_url,
-        "LMS_INSTANCE_PATH": str(tmp_path / "instance"),
-        "LMS_COURSES_PATH": str(courses_root),
-    }
-    # gunicorn, as in production: a real server process on a free loopback port.
-    server = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "--threads",
-            "4",
-            "-b",
-            f"127.0.0.1:{port}",
-            "app:app",
-        ],
-        cwd=PROJECT_ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(server, url)
+    with gunicorn(fresh_database_url, tmp_path / "instance", courses_root) as url:
         yield Site(url, course, fresh_database_url)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        if server.stderr is not None:
-            server.stderr.close()
-
-
-def _wait_until_serving(server: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            errors = server.stderr.read().decode() if server.stderr else ""
-            pytest.fail(f"gunicorn exited with {server.returncode}: {errors[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail("gunicorn did not start serving within 30 s")
 
 
 def no_axe_violations(page: Any) -> None:

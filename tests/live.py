@@ -1,0 +1,76 @@
+"""Vern served by gunicorn on a free loopback port, as in production, for tests that need a
+real server (browser journeys, the SCIM compliance checker)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from lms.config import PROJECT_ROOT
+from tests.smtp import free_port
+
+
+@contextmanager
+def gunicorn(database_url: str, instance: Path, courses: Path) -> Iterator[str]:
+    """Serve Vern on `database_url`; yields the base URL, stops the server afterwards."""
+    port = free_port()
+    instance.mkdir(parents=True, exist_ok=True)
+    # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
+    log_path = instance / "gunicorn.log"
+    environment = {
+        **os.environ,
+        "LMS_ENV": "testing",
+        "LMS_SECRET_KEY": "live-" + "s" * 40,
+        "LMS_DATABASE_URL": database_url,
+        "LMS_INSTANCE_PATH": str(instance),
+        "LMS_COURSES_PATH": str(courses),
+    }
+    with log_path.open("wb") as log:  # the server keeps its own copy of the descriptor
+        server = subprocess.Popen(  # noqa: S603
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-w",
+                "2",
+                "--threads",
+                "4",
+                "-b",
+                f"127.0.0.1:{port}",
+                "app:app",
+            ],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(server, url, log_path)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_until_serving(server: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            errors = log_path.read_text(errors="replace")
+            pytest.fail(f"gunicorn exited with {server.returncode}: {errors[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/login", timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("gunicorn did not start serving within 30 s")
