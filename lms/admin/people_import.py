@@ -15,7 +15,6 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import QueryableAttribute, Session
 
@@ -24,6 +23,7 @@ from lms.people.models import Department, User
 from lms.people.service import (
     create_user,
     deactivate,
+    email_problem,
     get_or_create_department,
     is_department_key,
     normalise_email,
@@ -322,10 +322,7 @@ class _Cells:
         value = self.text("email", required=True)
         if value is None:
             return None
-        try:
-            # test_environment: .test addresses (tests, demos) are fine; nothing is sent here.
-            validate_email(value, check_deliverability=False, test_environment=True)
-        except EmailNotValidError:
+        if email_problem(value) is not None:
             self.problem("email", ProblemKind.BAD_EMAIL, value)
             return None
         return normalise_email(value)

@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -49,6 +50,16 @@ class InvalidCredentials(PeopleError):
 class LoginStarted:
     token: str
     expires_at: datetime
+
+
+def email_problem(value: str) -> str | None:
+    """Why `value` cannot be someone's address, or None. Syntax only: nothing is looked up,
+    and .test addresses (tests, demos) are fine."""
+    try:
+        validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as error:
+        return str(error)
+    return None
 
 
 def normalise_email(email: str) -> str:

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, cast
 
-from email_validator import EmailNotValidError, validate_email
 from scim2_models import (
     InvalidFilterException,
     InvalidValueException,
@@ -47,6 +46,7 @@ from lms.people.service import (
     create_user,
     deactivate,
     department_for_name,
+    email_problem,
     end_all_logins,
     normalise_email,
     normalise_name,
@@ -374,10 +374,9 @@ class VernScimStorage(ScimStorage):
         )
         if chosen is None or not chosen.get("value"):
             raise InvalidValueException(detail="emails: Vern needs an address to write to")
-        try:
-            validate_email(chosen["value"], check_deliverability=False)
-        except EmailNotValidError as error:
-            raise InvalidValueException(detail=f"emails: {error}") from None
+        problem = email_problem(chosen["value"])
+        if problem is not None:
+            raise InvalidValueException(detail=f"emails: {problem}")
         return normalise_email(chosen["value"])
 
     def _full_name(self, payload: dict[str, Any]) -> str:
