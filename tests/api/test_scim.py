@@ -446,3 +446,19 @@ def test_discovery_tells_what_vern_supports(scim: Scim, client: FlaskClient) -> 
         ENTERPRISE_SCHEMA,
         VERN_SCHEMA,
     }
+
+
+def test_entra_style_patches_work_on_people_vern_already_had(
+    scim: Scim, session: Session, company: Company
+) -> None:
+    """Entra ID capitalises ops, sends booleans as text and addresses by type; people who
+    came from the CSV import have a work address like anyone provisioned."""
+    response = scim.patch(
+        f"/Users/{company.a2.id}",
+        {"op": "Replace", "path": "active", "value": "False"},
+        {"op": "Replace", "path": 'emails[type eq "work"].value', "value": "ari@example.test"},
+    )
+    assert response.status_code == 204
+    session.expire_all()
+    person = session.get_one(User, company.a2.id)
+    assert (person.active, person.email) == (False, "ari@example.test")

@@ -247,9 +247,7 @@ class VernScimStorage(ScimStorage):
                 "displayName": user.display_name,
                 "preferredLanguage": user.preferred_language,
                 "active": user.active,
-                "emails": [
-                    {"value": user.email, "type": user.email_type, "primary": user.email_primary}
-                ],
+                "emails": [self._email_value(user)],
                 "groups": [
                     {
                         "value": str(department.id),
@@ -270,6 +268,17 @@ class VernScimStorage(ScimStorage):
                 VERN_SCHEMA: {"startDate": start},
             }
         )
+
+    @staticmethod
+    def _email_value(user: User) -> dict[str, Any]:
+        """The one address Vern keeps, as the provider sent it; for people who came from
+        elsewhere (the CSV import, the admin pages) it is their primary work address, which
+        is what providers' PATCHes such as `emails[type eq "work"].value` look for."""
+        return {
+            "value": user.email,
+            "type": user.email_type or "work",
+            "primary": True if user.email_primary is None else user.email_primary,
+        }
 
     def _user_resource(self, user: User) -> Resource[Any]:
         payload = self._user_payload(user)
