@@ -5,6 +5,7 @@ from __future__ import annotations
 from lms.audit import models as audit_models
 from lms.catalog import models as catalog_models
 from lms.db import Base
+from lms.evidence import models as evidence_models
 from lms.integrations import tokens as integration_tokens
 from lms.integrations import webhooks as integration_webhooks
 from lms.people import models as people_models
@@ -16,6 +17,7 @@ __all__ = [
     "Base",
     "audit_models",
     "catalog_models",
+    "evidence_models",
     "integration_tokens",
     "integration_webhooks",
     "people_models",

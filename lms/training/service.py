@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
+from lms.evidence import ledger
 from lms.people.models import User
 from lms.training import rules
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
@@ -339,6 +340,18 @@ def submit_attempt(
     if getattr(claimed, "rowcount", 0) != 1:
         raise QuizAlreadySubmitted("This attempt was already submitted")
     session.refresh(attempt)
+    ledger.append(
+        session,
+        attempt.assignment.user_id,
+        ledger.Record(
+            kind=ledger.Kind.QUIZ_RESULT,
+            course_key=definition.key,
+            version_sha256=definition.sha256,
+            language=attempt.language,
+            score=result.score_percent,
+        ),
+        now,
+    )
     return attempt
 
 
@@ -414,6 +427,7 @@ def sign_attestation(
         department=user.department.name if user.department else "",
     )
     session.add(attestation)
+    _record_in_ledger(session, attestation, now)
     assignment = progress.assignment
     assignment.completed_at = now
     assignment.next_reminder_on = None
@@ -422,6 +436,30 @@ def sign_attestation(
     )
     session.flush()
     return attestation
+
+
+def _record_in_ledger(session: Session, attestation: Attestation, now: datetime) -> None:
+    """The signature, and the completion it makes, as two entries of the evidence ledger."""
+
+    def record(kind: ledger.Kind, **extra: Any) -> ledger.Record:
+        return ledger.Record(
+            kind=kind,
+            course_key=attestation.course_key,
+            version_sha256=attestation.version_sha256,
+            language=attestation.language,
+            score=attestation.score_percent,
+            **extra,
+        )
+
+    signed = record(
+        ledger.Kind.ATTESTATION,
+        statement_sha256=attestation.statement_sha256,
+        typed_name=attestation.typed_name,
+        ip=attestation.ip,
+        user_agent=attestation.user_agent,
+    )
+    ledger.append(session, attestation.user_id, signed, now)
+    ledger.append(session, attestation.user_id, record(ledger.Kind.COMPLETION), now)
 
 
 def attestation_for_user(session: Session, attestation_id: int, user: User) -> Attestation:
