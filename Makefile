@@ -34,6 +34,7 @@ run: $(VENV)/.installed translations
 	$(FLASK) lms db upgrade
 	$(FLASK) lms courses sync
 	$(FLASK) lms demo --if-empty
+	$(FLASK) lms ledger init --if-missing
 	@trap 'kill 0' INT TERM EXIT; \
 	$(FLASK) lms scheduler & \
 	$(FLASK) run --host $(HOST) --port $(PORT)

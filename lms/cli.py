@@ -19,6 +19,7 @@ from lms.admin import people_import as importer
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.clock import iso_utc
+from lms.evidence import checkpoints, keys, ledger
 from lms.extensions import database, settings
 from lms.integrations.tokens import Scope, create_token, revoke, tokens
 from lms.integrations.webhooks import EVENTS as webhook_events
@@ -26,6 +27,7 @@ from lms.integrations.webhooks import BadEndpoint
 from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
+from lms.training.service import backfill_ledger
 
 
 @click.group("lms", cls=AppGroup)
@@ -139,7 +141,9 @@ def jobs_group() -> None:
 
 
 @jobs_group.command("run")
-@click.argument("job", type=click.Choice(["sweep", "send", "digest", "tallies", "webhooks"]))
+@click.argument(
+    "job", type=click.Choice(["sweep", "send", "digest", "tallies", "webhooks", "checkpoint"])
+)
 def jobs_run(job: str) -> None:
     """Run JOB once and print what it did."""
     from lms.reminders.jobs import run_job
@@ -335,3 +339,83 @@ def people_set_password(email: str, password: str) -> None:
             raise click.ClickException(str(error)) from None
         record(session, action="password.set_by_operator", now=clock.now(), subject_user_id=user.id)
     click.echo(f"password set for {email}; their open sessions have ended")
+
+
+@lms_group.group("ledger")
+def ledger_group() -> None:
+    """The evidence ledger: its signing key, checkpoints and verification."""
+
+
+@ledger_group.command("init")
+@click.option("--if-missing", is_flag=True, help="Do nothing if the key already exists.")
+def ledger_init(if_missing: bool) -> None:
+    """Create the Ed25519 key that signs checkpoints; enter earlier history into an empty
+    ledger; sign the first checkpoint."""
+    path = settings().ledger_key
+    if path.exists() and if_missing:
+        return
+    try:
+        key = keys.create_key(path)
+    except keys.LedgerKeyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"ledger key written to {path} (keep it secret, and in the backups)")
+    with database().transaction() as session:
+        if ledger.head(session)[0] == 0:
+            entered = backfill_ledger(session)
+            if entered:
+                click.echo(f"{entered} entries made for what happened before the ledger existed")
+        checkpoints.create(session, key, clock.now())
+    click.echo("public key (give it to auditors):")
+    click.echo(keys.public_pem(key.public_key()), nl=False)
+
+
+@ledger_group.command("checkpoint")
+def ledger_checkpoint() -> None:
+    """Sign the ledger's current head now."""
+    try:
+        key = keys.load_private_key(settings().ledger_key)
+    except keys.LedgerKeyError as error:
+        raise click.ClickException(str(error)) from None
+    with database().transaction() as session:
+        signed = checkpoints.create(session, key, clock.now())
+        click.echo(f"checkpoint signed up to {signed.seq}" if signed else "nothing new to sign")
+
+
+@ledger_group.command("public-key")
+def ledger_public_key() -> None:
+    """Print the public key that verifies checkpoints and exports."""
+    try:
+        key = keys.load_private_key(settings().ledger_key)
+    except keys.LedgerKeyError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(keys.public_pem(key.public_key()), nl=False)
+
+
+def _public_key_from(path: Path | None) -> keys.Ed25519PublicKey:
+    try:
+        if path is not None:
+            return keys.load_public_key(path.read_bytes(), str(path))
+        return keys.load_private_key(settings().ledger_key).public_key()
+    except (OSError, keys.LedgerKeyError) as error:
+        raise click.ClickException(str(error)) from None
+
+
+@ledger_group.command("verify")
+@click.option(
+    "--public-key",
+    "public_key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM public key to check signatures with (default: the installation's own key).",
+)
+def ledger_verify(public_key_path: Path | None) -> None:
+    """Recompute the whole chain and check every checkpoint's signature; exits 1 and names
+    the first bad sequence number if anything was changed, removed or reordered."""
+    public_key = _public_key_from(public_key_path)
+    with database().transaction() as session:
+        total = ledger.head(session)[0]
+        with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
+            result = checkpoints.verify(session, public_key, bar.update)
+    if result.problem is not None:
+        click.echo(f"ledger NOT intact: {result.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"ledger intact: {result.entries} entries, {result.checkpoints} checkpoints")

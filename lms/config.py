@@ -73,6 +73,16 @@ class Settings:
     login_account_failures: int = 5
     login_address_failures: int = 50
     login_window_minutes: int = 15
+    # Evidence: the Ed25519 key that signs ledger checkpoints (None: instance/ledger-ed25519.pem),
+    # how often the scheduler signs one, and how long a leaver's records keep their personal
+    # data (six years by default: the Norwegian limitation period for claims is three to ten).
+    ledger_key_path: Path | None = None
+    checkpoint_minutes: int = 60
+    retention_days: int = 6 * 365 + 2
+
+    @property
+    def ledger_key(self) -> Path:
+        return self.ledger_key_path or self.instance_path / "ledger-ed25519.pem"
 
     @property
     def mail_domain(self) -> str:
@@ -116,6 +126,11 @@ class Settings:
             login_account_failures=_int(env, "LMS_LOGIN_ACCOUNT_FAILURES", 5),
             login_address_failures=_int(env, "LMS_LOGIN_ADDRESS_FAILURES", 50),
             login_window_minutes=_int(env, "LMS_LOGIN_WINDOW_MINUTES", 15),
+            ledger_key_path=Path(env["LMS_LEDGER_KEY_PATH"])
+            if env.get("LMS_LEDGER_KEY_PATH")
+            else None,
+            checkpoint_minutes=_int(env, "LMS_CHECKPOINT_MINUTES", 60),
+            retention_days=_int(env, "LMS_RETENTION_DAYS", 6 * 365 + 2),
         )
         return settings.validated()
 
@@ -133,6 +148,8 @@ class Settings:
             "login_account_failures",
             "login_address_failures",
             "login_window_minutes",
+            "checkpoint_minutes",
+            "retention_days",
         )
         for name in positive:
             if getattr(self, name) < 1:

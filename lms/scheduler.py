@@ -17,11 +17,15 @@ from flask import Flask
 
 from lms import clock
 from lms.config import Settings
+from lms.evidence import jobs as evidence_jobs
 from lms.integrations import webhooks
 from lms.reminders.jobs import JobFunction, run_job
 
 # Jobs of features that sit above reminders in the layering.
-MORE_JOBS: dict[str, JobFunction] = {"webhooks": webhooks.run}
+MORE_JOBS: dict[str, JobFunction] = {
+    "webhooks": webhooks.run,
+    "checkpoint": lambda c: evidence_jobs.checkpoint(c.settings, c.database, c.now),
+}
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,7 @@ log = logging.getLogger(__name__)
 def build_scheduler(
     app: Flask, stopping: threading.Event, kind: type[BaseScheduler] = BlockingScheduler
 ) -> BaseScheduler:
-    """The three jobs with coalescing and a generous grace time; missed runs are logged."""
+    """The jobs, with coalescing and a generous grace time; missed runs are logged."""
     settings: Settings = app.extensions["lms.settings"]
     scheduler = kind(
         timezone="UTC",
@@ -64,6 +68,14 @@ def build_scheduler(
         args=[app, "tallies"],
         id="tallies",
         name="tallies",
+        next_run_time=now,
+    )
+    scheduler.add_job(
+        run_job,
+        IntervalTrigger(minutes=settings.checkpoint_minutes),
+        args=[app, "checkpoint", stopping.is_set, MORE_JOBS],
+        id="checkpoint",
+        name="checkpoint",
         next_run_time=now,
     )
     scheduler.add_job(

@@ -20,6 +20,7 @@ from lms.db import Database, make_engine
 from lms.migrate import upgrade
 from tests.company import company  # noqa: F401 - a shared fixture
 from tests.smtp import SmtpSink
+from tests.unit.training.conftest import learner  # noqa: F401 - a shared fixture
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 CSRF_FIELD = re.compile(

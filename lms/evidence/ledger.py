@@ -185,16 +185,8 @@ def _rows(session: Session) -> Iterator[tuple[object, ...]]:
     columns = [getattr(LedgerEntry, name) for name in FIELDS] + [LedgerEntry.hash]
     last = 0
     while True:
-        batch = (
-            session.execute(
-                select(*columns)
-                .where(LedgerEntry.seq > last)
-                .order_by(LedgerEntry.seq)
-                .limit(VERIFY_BATCH)
-            )
-            .tuples()
-            .all()
-        )
+        query = select(*columns).where(LedgerEntry.seq > last).order_by(LedgerEntry.seq)
+        batch = session.execute(query.limit(VERIFY_BATCH)).all()
         if not batch:
             return
         yield from batch

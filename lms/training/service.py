@@ -6,7 +6,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -438,7 +438,12 @@ def sign_attestation(
     return attestation
 
 
-def _record_in_ledger(session: Session, attestation: Attestation, now: datetime) -> None:
+def _record_in_ledger(
+    session: Session,
+    attestation: Attestation,
+    now: datetime,
+    source: ledger.Source = ledger.Source.APP,
+) -> None:
     """The signature, and the completion it makes, as two entries of the evidence ledger."""
 
     def record(kind: ledger.Kind, **extra: Any) -> ledger.Record:
@@ -448,6 +453,7 @@ def _record_in_ledger(session: Session, attestation: Attestation, now: datetime)
             version_sha256=attestation.version_sha256,
             language=attestation.language,
             score=attestation.score_percent,
+            source=source,
             **extra,
         )
 
@@ -469,3 +475,31 @@ def attestation_for_user(session: Session, attestation_id: int, user: User) -> A
     if attestation is None:
         raise NotFound(str(attestation_id))
     return attestation
+
+
+def backfill_ledger(session: Session) -> int:
+    """Enter the quiz results, signatures and completions recorded before the ledger existed,
+    in the order they happened (marked as backfilled); returns how many entries that made.
+    Only into an empty ledger: history cannot be slotted in behind entries already chained."""
+    if ledger.head(session)[0] != 0:
+        raise ValueError("the ledger already has entries; history can only go into an empty one")
+    attempts = session.scalars(select(QuizAttempt).where(QuizAttempt.submitted_at.is_not(None)))
+    history: list[tuple[datetime, int, QuizAttempt | Attestation]] = [
+        (cast(datetime, attempt.submitted_at), 0, attempt) for attempt in attempts
+    ]
+    history += [(a.signed_at, 1, a) for a in session.scalars(select(Attestation))]
+    for at, _, item in sorted(history, key=lambda event: (event[0], event[1], event[2].id)):
+        if isinstance(item, Attestation):
+            _record_in_ledger(session, item, at, source=ledger.Source.BACKFILL)
+            continue
+        definition = item.assignment.course_version.definition
+        record = ledger.Record(
+            kind=ledger.Kind.QUIZ_RESULT,
+            course_key=definition.key,
+            version_sha256=definition.sha256,
+            language=item.language,
+            score=item.score_percent,
+            source=ledger.Source.BACKFILL,
+        )
+        ledger.append(session, item.assignment.user_id, record, at)
+    return ledger.head(session)[0]

@@ -17,12 +17,12 @@ from lms.reminders.models import JobState
 from lms.scheduler import _log_event, build_scheduler
 
 
-def test_scheduler_has_the_three_jobs_coalesced_with_grace(app: Flask) -> None:
+def test_scheduler_has_every_job_coalesced_with_grace(app: Flask) -> None:
     scheduler = build_scheduler(app, threading.Event(), BackgroundScheduler)
     scheduler.start(paused=True)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"sweep", "send", "digest", "tallies", "webhooks"}
+    assert set(jobs) == {"sweep", "send", "digest", "tallies", "webhooks", "checkpoint"}
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1
@@ -30,6 +30,7 @@ def test_scheduler_has_the_three_jobs_coalesced_with_grace(app: Flask) -> None:
     assert jobs["sweep"].trigger.interval == timedelta(minutes=15)
     assert jobs["send"].trigger.interval == timedelta(minutes=1)
     assert "day_of_week='mon'" in str(jobs["digest"].trigger)
+    assert jobs["checkpoint"].trigger.interval == timedelta(hours=1)
 
 
 def test_missed_runs_are_logged(caplog: pytest.LogCaptureFixture, now: datetime) -> None:
