@@ -34,6 +34,7 @@ FIELDS = (
     "language",
     "score",
     "source",
+    "record",
     "personal_digest",
     "prev_hash",
 )
@@ -59,6 +60,7 @@ class Record:
     """What one entry says, before it has a place in the chain."""
 
     kind: Kind
+    record: str  # "attempt:12", "attestation:5": the row this entry is about
     course_key: str
     version_sha256: str
     language: str
@@ -146,6 +148,7 @@ def append(session: Session, user_id: int, record: Record, now: datetime) -> Led
         language=record.language,
         score=record.score,
         source=str(record.source),
+        record=record.record,
         personal_digest=digest,
         prev_hash=last_hash,
     )

@@ -45,6 +45,9 @@ class LedgerEntry(AppendOnly, Base):
     language: Mapped[str] = mapped_column(String(8))
     score: Mapped[int | None] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(32))
+    # The row the entry is about ("attempt:12", "attestation:5"): hashed, so an entry cannot
+    # be re-pointed at another record.
+    record: Mapped[str] = mapped_column(String(64), index=True)
     personal_digest: Mapped[str | None] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)

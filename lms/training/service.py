@@ -345,6 +345,7 @@ def submit_attempt(
         attempt.assignment.user_id,
         ledger.Record(
             kind=ledger.Kind.QUIZ_RESULT,
+            record=f"attempt:{attempt.id}",
             course_key=definition.key,
             version_sha256=definition.sha256,
             language=attempt.language,
@@ -427,6 +428,7 @@ def sign_attestation(
         department=user.department.name if user.department else "",
     )
     session.add(attestation)
+    session.flush()  # its id names it in the ledger
     _record_in_ledger(session, attestation, now)
     assignment = progress.assignment
     assignment.completed_at = now
@@ -449,6 +451,7 @@ def _record_in_ledger(
     def record(kind: ledger.Kind, **extra: Any) -> ledger.Record:
         return ledger.Record(
             kind=kind,
+            record=f"attestation:{attestation.id}",
             course_key=attestation.course_key,
             version_sha256=attestation.version_sha256,
             language=attestation.language,
@@ -495,6 +498,7 @@ def backfill_ledger(session: Session) -> int:
         definition = item.assignment.course_version.definition
         record = ledger.Record(
             kind=ledger.Kind.QUIZ_RESULT,
+            record=f"attempt:{item.id}",
             course_key=definition.key,
             version_sha256=definition.sha256,
             language=item.language,

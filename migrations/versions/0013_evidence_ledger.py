@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=8), nullable=False),
         sa.Column("score", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("record", sa.String(length=64), nullable=False),
         sa.Column("personal_digest", sa.String(length=64), nullable=True),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),
@@ -54,6 +55,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_ledger_entries_person_ref"), "ledger_entries", ["person_ref"], unique=False
     )
+    op.create_index(op.f("ix_ledger_entries_record"), "ledger_entries", ["record"], unique=False)
     op.create_table(
         "ledger_personal",
         sa.Column("seq", sa.Integer(), nullable=False),
@@ -94,6 +96,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("ledger_checkpoints")
     op.drop_table("ledger_personal")
+    op.drop_index(op.f("ix_ledger_entries_record"), table_name="ledger_entries")
     op.drop_index(op.f("ix_ledger_entries_person_ref"), table_name="ledger_entries")
     op.drop_table("ledger_entries")
     op.drop_table("ledger_subjects")

@@ -79,6 +79,10 @@ def test_each_action_appends_a_chained_entry_without_personal_data(
     links = zip(chain, chain[1:], strict=False)
     assert all(later.prev_hash == earlier.hash for earlier, later in links)
     assert [e.score for e in chain] == [0, 100, 100, 100]
+    attestation = history.progress().attestation
+    assert attestation is not None
+    assert [e.record.split(":")[0] for e in chain] == ["attempt", "attempt"] + ["attestation"] * 2
+    assert chain[3].record == f"attestation:{attestation.id}"
     subject = session.get_one(LedgerSubject, history.user.id)
     assert {e.person_ref for e in chain} == {subject.ref}
     every_value = " ".join(str(getattr(e, c.key)) for e in chain for c in LedgerEntry.__table__.c)
@@ -199,6 +203,7 @@ def test_two_writers_at_once_never_fork_the_chain(
                 with db.transaction() as session:
                     record = ledger.Record(
                         kind=ledger.Kind.QUIZ_RESULT,
+                        record=f"attempt:{user_id}-{n}",
                         course_key=definition.key,
                         version_sha256=definition.sha256,
                         language="en",
@@ -226,7 +231,11 @@ def test_a_separator_inside_a_field_is_refused(
     session: Session, learner: Learner, now: datetime
 ) -> None:
     record = ledger.Record(
-        kind=ledger.Kind.QUIZ_RESULT, course_key="a\x1fb", version_sha256="0" * 64, language="en"
+        kind=ledger.Kind.QUIZ_RESULT,
+        record="attempt:1",
+        course_key="a\x1fb",
+        version_sha256="0" * 64,
+        language="en",
     )
     with pytest.raises(ValueError, match="separator"):
         ledger.append(session, learner.user.id, record, now)
@@ -246,6 +255,7 @@ def test_the_checkpoint_job_signs_new_entries_and_skips_without_a_key(
         person = factories.user(session, now)
         record = ledger.Record(
             kind=ledger.Kind.QUIZ_RESULT,
+            record="attempt:1",
             course_key=definition.key,
             version_sha256=definition.sha256,
             language="en",
