@@ -19,7 +19,7 @@ from lms.admin import people_import as importer
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.clock import iso_utc
-from lms.evidence import checkpoints, keys, ledger
+from lms.evidence import checkpoints, keys, ledger, packs
 from lms.extensions import database, settings
 from lms.integrations.tokens import Scope, create_token, revoke, tokens
 from lms.integrations.webhooks import EVENTS as webhook_events
@@ -419,3 +419,28 @@ def ledger_verify(public_key_path: Path | None) -> None:
         click.echo(f"ledger NOT intact: {result.problem}", err=True)
         sys.exit(1)
     click.echo(f"ledger intact: {result.entries} entries, {result.checkpoints} checkpoints")
+
+
+@ledger_group.command("verify-export")
+@click.argument("pack", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--public-key",
+    "public_key_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The installation's public key (PEM), as the auditor received it.",
+)
+def ledger_verify_export(pack: Path, public_key_path: Path) -> None:
+    """Check an exported pack offline: signed manifest, every file, every ledger entry's
+    hash and the checkpoint's signature. Exits 1 and lists what does not hold."""
+    public_key = _public_key_from(public_key_path)
+    with pack.open("rb") as source:
+        report = packs.verify_pack(source, public_key)
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"NOT intact: {problem}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"pack intact: {report.files} files match the signed manifest, "
+        f"{report.entries} ledger entries match their hashes and the signed checkpoint"
+    )

@@ -9,6 +9,20 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 API_PREFIXES = ("/api/", "/scim/")
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
+def api_error(code: int, title: str, detail: str) -> ResponseReturnValue:
+    """An error for machines in their protocol's format: SCIM's under /scim/, else RFC 9457."""
+    if request.path.startswith("/scim/"):
+        response = jsonify({"schemas": [SCIM_ERROR], "status": str(code), "detail": detail})
+        response.mimetype = "application/scim+json"
+    else:
+        body = {"type": "about:blank", "title": title, "status": code, "detail": detail}
+        response = jsonify(body)
+        response.mimetype = "application/problem+json"
+    response.status_code = code
+    return response
 
 
 def mark_rollback() -> None:
@@ -28,22 +42,14 @@ def register_error_handlers(app: Flask) -> None:
     def http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
         if request.path.startswith(API_PREFIXES):  # machines get the protocol's error format
-            body = {
-                "type": "about:blank",
-                "title": error.name,
-                "status": code,
-                "detail": error.description or "",
-            }
-            response = jsonify(body)
-            response.status_code = code
-            response.mimetype = "application/problem+json"
-            return response
+            return api_error(code, error.name, error.description or "")
         titles = {
             400: _("Bad request"),
             403: _("Not allowed"),
             404: _("Page not found"),
             405: _("Not allowed"),
             413: _("Too much data"),
+            503: _("Not available"),
         }
         messages = {
             403: _("You do not have access to this page."),
@@ -53,12 +59,17 @@ def register_error_handlers(app: Flask) -> None:
             "errors/error.html",
             code=code,
             title=titles.get(code, _("Something went wrong")),
-            message=messages.get(code, _("The request could not be handled.")),
+            # A 503 is raised with a message written for the person who sees it.
+            message=error.description
+            if code == 503
+            else messages.get(code, _("The request could not be handled.")),
         ), code
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> ResponseReturnValue:
         # Flask has already logged the traceback with the method and path.
+        if request.path.startswith(API_PREFIXES):
+            return api_error(500, "Internal Server Error", "The error has been logged.")
         return render_template(
             "errors/error.html",
             code=500,

@@ -1,15 +1,20 @@
-"""Evidence packs for one person: the same facts as JSON (exact) and as a PDF certificate."""
+"""Evidence packs: one person's facts as JSON (exact) and as a PDF certificate, and the
+signed ZIP packs that carry them, or the organisation's completions, to an auditor."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+import json
+from datetime import date, datetime
+from typing import IO, Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fpdf import FPDF
+from sqlalchemy.orm import Session
 
 from lms.clock import iso_utc
 from lms.config import PROJECT_ROOT
-from lms.reports.queries import PersonRecord
+from lms.evidence import checkpoints, packs
+from lms.reports.queries import PersonRecord, completions_csv
 
 FONTS = PROJECT_ROOT / "static" / "fonts"
 
@@ -122,3 +127,43 @@ def _line(pdf: FPDF, label: str, value: str) -> None:
     pdf.cell(48, 6, label)
     pdf.set_font("DejaVu", "", 9)
     pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+
+
+def person_pack(
+    session: Session, record: PersonRecord, key: Ed25519PrivateKey, now: datetime
+) -> bytes:
+    """The person's evidence (JSON and PDF) with their ledger entries, signed for offline
+    checking. The ledger's head is signed first, so every entry in the pack is covered."""
+    checkpoints.create(session, key, now)
+    entries = packs.entries_of_person(session, record.user.id)
+    evidence = json.dumps(evidence_json(record, now), ensure_ascii=False, indent=2)
+    return packs.pack_bytes(
+        key,
+        [
+            ("evidence.json", evidence.encode("utf-8")),
+            ("evidence.pdf", evidence_pdf(record, now)),
+            (packs.LEDGER, packs.ledger_document(session, entries)),
+        ],
+    )
+
+
+def completions_pack(
+    session: Session,
+    start: date,
+    end: date,
+    key: Ed25519PrivateKey,
+    now: datetime,
+    target: IO[bytes],
+) -> None:
+    """The organisation's completions CSV (with each signature's ledger entry) and the
+    signed checkpoint, written to `target` as it streams from the database."""
+    checkpoints.create(session, key, now)
+    rows = (chunk.encode("utf-8") for chunk in completions_csv(session, start, end))
+    packs.write_pack(
+        target,
+        key,
+        [
+            (f"completions-{start}-{end}.csv", rows),
+            (packs.LEDGER, [packs.ledger_document(session, [])]),
+        ],
+    )

@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from lms.catalog.models import Course, CourseVersion
 from lms.db import iso_utc_text
+from lms.evidence import ledger
+from lms.evidence.models import LedgerEntry
 from lms.people.models import Department, User
 from lms.reports.access import in_scope, person_in_scope
 from lms.reports.models import TallySnapshot
@@ -584,6 +586,8 @@ COMPLETIONS_HEADER = [
     "statement_sha256",
     "typed_name",
     "signed_at_utc",
+    "ledger_seq",
+    "ledger_hash",
 ]
 FORMULA_STARTS = ("=", "+", "-", "@")  # a spreadsheet would run such a cell as a formula
 
@@ -647,9 +651,19 @@ def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
         _csv_plain(Attestation.statement_sha256),
         _csv_text(Attestation.typed_name),
         iso_utc_text(Attestation.signed_at),
+        _csv_plain(LedgerEntry.seq),
+        _csv_plain(LedgerEntry.hash),
+    )
+    # The signature's ledger entry, for an auditor to find in the chain (none for records
+    # older than the ledger that were never entered into it).
+    entry = and_(
+        LedgerEntry.record == literal("attestation:", String) + cast(Attestation.id, String),
+        LedgerEntry.kind == str(ledger.Kind.ATTESTATION),
     )
     result = session.connection().execute(
         select(line)
+        .select_from(Attestation)
+        .outerjoin(LedgerEntry, entry)
         .where(Attestation.id.between(first, last), in_range)
         .order_by(Attestation.id)
         .execution_options(yield_per=5000)

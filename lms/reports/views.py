@@ -8,9 +8,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
+import tempfile
 from collections.abc import Iterator
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import (
     Blueprint,
     Response,
@@ -18,6 +21,7 @@ from flask import (
     g,
     render_template,
     request,
+    send_file,
     stream_with_context,
 )
 from flask.typing import ResponseReturnValue
@@ -31,17 +35,19 @@ from lms import clock
 from lms.audit.service import record as audit
 from lms.catalog.service import current_courses
 from lms.clock import iso_utc
-from lms.extensions import db_session
+from lms.evidence import keys
+from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Role, User
 from lms.reports import queries
 from lms.reports.access import is_manager
-from lms.reports.evidence import evidence_json, evidence_pdf
+from lms.reports.evidence import completions_pack, evidence_json, evidence_pdf, person_pack
 from lms.reports.forms import AsOfForm, OnboardingForm, RangeForm, TeamFilterForm
 from lms.reports.queries import Filters, Line, Status, csv_safe
 from lms.training.forms import CsrfOnlyForm
 
 bp = Blueprint("reports", __name__)
+log = logging.getLogger(__name__)
 ORGANISATION = (Role.HR, Role.AUDITOR, Role.ADMIN)
 
 
@@ -269,6 +275,56 @@ def evidence_pack_pdf(user_id: int) -> ResponseReturnValue:
         evidence_pdf(record, clock.now()),
         mimetype="application/pdf",
         headers={"Content-Disposition": f"attachment; filename=evidence-{user_id}.pdf"},
+    )
+
+
+def _signing_key() -> Ed25519PrivateKey:
+    """The ledger key signs packs; without it there is no pack worth handing to an auditor."""
+    try:
+        return keys.load_private_key(settings().ledger_key)
+    except keys.LedgerKeyError:
+        log.exception("cannot sign an evidence pack")
+        abort(
+            503,
+            _(
+                "Signed packs are not available: the ledger key is missing. An operator "
+                "creates it with `flask --app app lms ledger init`."
+            ),
+        )
+
+
+@bp.route("/hr/people/<int:user_id>/evidence.zip")
+@role_required(*ORGANISATION)
+def evidence_pack_zip(user_id: int) -> ResponseReturnValue:
+    record = _record_or_404(user_id, organisation=True)
+    key = _signing_key()
+    _audit("export.evidence_pack", subject_user_id=user_id)
+    return Response(
+        person_pack(db_session(), record, key, clock.now()),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f"attachment; filename=evidence-{user_id}.zip"},
+    )
+
+
+@bp.route("/hr/export.zip")
+@role_required(*ORGANISATION)
+def completions_pack_export() -> ResponseReturnValue:
+    form = RangeForm(request.args)
+    if not form.validate():
+        return _bad_export(_("Invalid date range: %(errors)s", errors=_errors_of(form)))
+    end = form.end.data or clock.now().date()
+    start = form.start.data or end - timedelta(days=365)
+    key = _signing_key()
+    _audit("export.completions_pack", start=start.isoformat(), end=end.isoformat())
+    # Spooled: small packs stay in memory, an organisation's goes to a temporary file.
+    target = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - send_file closes it
+    completions_pack(db_session(), start, end, key, clock.now(), target)
+    target.seek(0)
+    return send_file(
+        target,
+        mimetype="application/zip",
+        as_attachment=True,
+        download_name=f"completions-{start}-{end}.zip",
     )
 
 

@@ -20,7 +20,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 
+from lms.config import Settings
 from lms.db import Base
+from lms.evidence import keys
 from lms.people.models import Role, User
 from lms.training.cycles import assign_courses
 from lms.training.models import Assignment
@@ -39,7 +41,7 @@ class World:
 
 
 @pytest.fixture
-def world(session: Session, courses_root: Path, now: datetime) -> World:
+def world(session: Session, courses_root: Path, now: datetime, settings: Settings) -> World:
     """Mia manages Kari (who passed and signed) and Eli; Omar manages Ola elsewhere."""
     definition = factories.synced_course(session, courses_root, now - timedelta(days=40))
     ops, sales = factories.department(session, "ops"), factories.department(session, "sales")
@@ -68,6 +70,7 @@ def world(session: Session, courses_root: Path, now: datetime) -> World:
         "admin": person("Ada Admin", roles=frozenset({Role.ADMIN})),
     }
     kari.external_id = "kari-1"
+    keys.create_key(settings.ledger_key)  # signed packs can be made
     assign_courses(session, now - timedelta(days=40))
     learner = Learner(session, kari, definition, now)
     attempt = learner.pass_quiz()
@@ -145,6 +148,8 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "reports.evidence": (LOGIN, 403, 403, 403, 200, 200, 200),
     "reports.evidence_pack_json": (LOGIN, 403, 403, 403, 200, 200, 200),
     "reports.evidence_pack_pdf": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.evidence_pack_zip": (LOGIN, 403, 403, 403, 200, 200, 200),
+    "reports.completions_pack_export": (LOGIN, 403, 403, 403, 200, 200, 200),
     # People administration: HR and admins; auditors read, they do not change.
     "people_admin.people": (LOGIN, 403, 403, 403, 200, 403, 200),
     "people_admin.person": (LOGIN, 403, 403, 403, 200, 403, 200),
@@ -237,9 +242,10 @@ def _status_and_body(client: FlaskClient, url: str) -> tuple[int, str]:
     return response.status_code, CSRF_VALUE.sub("", response.get_data(as_text=True))
 
 
-# Reads of someone else's record are audited on purpose, and a login remembers when it was
-# last used; neither is a change the visitor asked for.
-NOT_STATE = {"audit_events"}
+# Reads of someone else's record are audited on purpose, a login remembers when it was last
+# used, and a signed export first signs the ledger's head; none of it is a change the
+# visitor asked for.
+NOT_STATE = {"audit_events", "ledger_checkpoints"}
 NOT_STATE_COLUMNS = {("login_sessions", "last_seen_at")}
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.evidence.models import LedgerEntry, LedgerSubject
 from lms.people.service import deactivate
 from lms.reports import queries
 from lms.reports.queries import Filters, Line, Status
@@ -166,7 +168,15 @@ def test_completions_csv_streams_attestations_in_the_range(
 
     rows = list(csv_module.reader(lines))
     ada = next(r for r in rows if r[0] == "ada.one@example.test")
-    assert ada == [
+    entry = session.scalars(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == "attestation",
+            LedgerEntry.record.like("attestation:%"),
+            LedgerEntry.person_ref == session.get_one(LedgerSubject, company.a1.id).ref,
+        )
+    ).one()
+    assert ada[-2:] == [str(entry.seq), entry.hash]
+    assert ada[:-2] == [
         "ada.one@example.test",
         "Ada One",
         "Sales",
