@@ -110,11 +110,13 @@ def _register_blueprints(app: Flask) -> None:
     from lms.integrations.scim.views import bp as scim_bp
     from lms.integrations.views import bp as integrations_bp
     from lms.people.views import bp as people_bp
+    from lms.privacy.views import bp as privacy_bp
     from lms.reminders.views import bp as reminders_bp
     from lms.reports.views import bp as reports_bp
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(people_bp)
+    app.register_blueprint(privacy_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(reminders_bp)
     app.register_blueprint(reports_bp)

@@ -142,7 +142,10 @@ def jobs_group() -> None:
 
 @jobs_group.command("run")
 @click.argument(
-    "job", type=click.Choice(["sweep", "send", "digest", "tallies", "webhooks", "checkpoint"])
+    "job",
+    type=click.Choice(
+        ["sweep", "send", "digest", "tallies", "webhooks", "checkpoint", "retention"]
+    ),
 )
 def jobs_run(job: str) -> None:
     """Run JOB once and print what it did."""

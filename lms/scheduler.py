@@ -19,12 +19,14 @@ from lms import clock
 from lms.config import Settings
 from lms.evidence import jobs as evidence_jobs
 from lms.integrations import webhooks
+from lms.privacy import erasure
 from lms.reminders.jobs import JobFunction, run_job
 
 # Jobs of features that sit above reminders in the layering.
 MORE_JOBS: dict[str, JobFunction] = {
     "webhooks": webhooks.run,
     "checkpoint": lambda c: evidence_jobs.checkpoint(c.settings, c.database, c.now),
+    "retention": lambda c: erasure.run_retention(c.settings, c.database, c.now),
 }
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,13 @@ def build_scheduler(
         ),
         args=[app, "digest"],
         id="digest",
+    )
+    scheduler.add_job(
+        run_job,
+        CronTrigger(hour=3, timezone=settings.default_timezone),
+        args=[app, "retention", stopping.is_set, MORE_JOBS],
+        id="retention",
+        name="retention",
     )
     scheduler.add_listener(_log_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
     return scheduler

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, EmailField, SelectChoice, SelectField, SelectMultipleField
-from wtforms.validators import Length, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+)
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.admin.people_admin import GRANTABLE
@@ -35,4 +42,11 @@ class PersonForm(FlaskForm):
 class DeactivateForm(FlaskForm):
     reassign_to = EmailField(
         _l("Their reports move to (email)"), validators=[Optional(), Length(max=254)]
+    )
+
+
+class EraseForm(FlaskForm):
+    confirm = BooleanField(
+        _l("I understand this cannot be undone"),
+        validators=[DataRequired(_l("Tick the box to confirm."))],
     )

@@ -10,13 +10,14 @@ from sqlalchemy import select
 
 from lms import clock
 from lms.admin import people_admin
-from lms.admin.people_admin_forms import DeactivateForm, PersonForm
+from lms.admin.people_admin_forms import DeactivateForm, EraseForm, PersonForm
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session
+from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Department, Role, User
 from lms.people.service import ReportingCycle
+from lms.privacy import erasure
 from lms.training.cycles import assign_courses
 
 bp = Blueprint("people_admin", __name__, url_prefix="/admin/people")
@@ -58,7 +59,11 @@ def _person_or_404(user_id: int) -> User:
 
 
 def _edit_page(
-    person: User, form: PersonForm, deactivate_form: DeactivateForm, status: int = 200
+    person: User,
+    form: PersonForm,
+    deactivate_form: DeactivateForm,
+    status: int = 200,
+    erase_form: EraseForm | None = None,
 ) -> ResponseReturnValue:
     record(
         db_session(),
@@ -73,6 +78,9 @@ def _edit_page(
         person=person,
         form=form,
         deactivate_form=deactivate_form,
+        erase_form=erase_form or EraseForm(),
+        erased=erasure.is_erased(db_session(), person),
+        retention_days=settings().retention_days,
         reports=people_admin.direct_reports(db_session(), person),
         may_grant=current_user.has_role(Role.ADMIN),
     ), status
@@ -199,4 +207,32 @@ def reactivate(user_id: int) -> ResponseReturnValue:
             db_session(), person, actor_id=current_user.id, now=clock.now()
         )
         flash(_("%(name)s is active again; reminders resume.", name=person.full_name), "success")
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+@bp.route("/<int:user_id>/erase", methods=["POST"])
+@role_required(Role.ADMIN)
+def erase(user_id: int) -> ResponseReturnValue:
+    """Erase a leaver's personal data now, before the retention period ends (admins only)."""
+    person = _person_or_404(user_id)
+    form = EraseForm()
+    if not form.validate_on_submit():
+        mark_rollback()
+        return _edit_page(person, _person_form(person), DeactivateForm(), 400, form)
+    try:
+        erasure.erase_person(
+            db_session(), person, now=clock.now(), actor_id=current_user.id, reason="admin"
+        )
+    except erasure.StillActive:
+        # The erase form is not on an active person's page, so the refusal is a message.
+        flash(_("Mark the person as left first: an active person is never erased."), "error")
+        mark_rollback()
+        return _edit_page(person, _person_form(person), DeactivateForm(), 400, form)
+    except erasure.AlreadyErased:
+        flash(_("This person's personal data was already erased."), "info")
+        return redirect(url_for("people_admin.person", user_id=person.id))
+    flash(
+        _("Personal data erased. Their training records stay under a pseudonym and still verify."),
+        "success",
+    )
     return redirect(url_for("people_admin.person", user_id=person.id))

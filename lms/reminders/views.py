@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date, ngettext
@@ -16,6 +17,7 @@ from lms import clock
 from lms.audit.service import record
 from lms.catalog.definition import ReminderPolicy
 from lms.catalog.service import current_courses
+from lms.evidence import checkpoints, keys, ledger
 from lms.extensions import db_session, local_path, settings
 from lms.people.access import role_required
 from lms.people.models import Role, User
@@ -168,14 +170,26 @@ def settings_page() -> ResponseReturnValue:
         for _course, version in current_courses(session)
         if version.definition.reminders != default
     ]
+    public_key = _public_key()
     return render_template(
         "reminders/settings.html",
         config=settings(),
+        ledger_entries=ledger.head(session)[0],
+        checkpoint=checkpoints.latest(session),
+        public_key=keys.public_pem(public_key) if public_key else None,
+        key_id=keys.key_id(public_key) if public_key else None,
         default_steps=_ladder_steps(default),
         own_ladders=own_ladders,
         digest_day=_digest_day(settings().digest_weekday),
         form=CsrfOnlyForm(),
     )
+
+
+def _public_key() -> Ed25519PublicKey | None:
+    try:
+        return keys.load_private_key(settings().ledger_key).public_key()
+    except keys.LedgerKeyError:
+        return None
 
 
 @bp.route("/admin/settings/test-mail", methods=["POST"])

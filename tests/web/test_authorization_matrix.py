@@ -154,6 +154,10 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "people_admin.people": (LOGIN, 403, 403, 403, 200, 403, 200),
     "people_admin.person": (LOGIN, 403, 403, 403, 200, 403, 200),
     "people_admin.deactivate": (LOGIN, 403, 403, 403, 302, 403, 302),
+    "people_admin.erase": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "privacy.my_data_page": (LOGIN, 200, 200, 200, 200, 200, 200),
+    # Only one's own: someone else's id (Kari's here) is a 404 for everyone.
+    "privacy.my_data_export": (LOGIN, 404, 404, 404, 404, 404, 404),
     "people_admin.reactivate": (LOGIN, 403, 403, 403, 302, 403, 302),
     "people_import.upload": (LOGIN, 403, 403, 403, 200, 403, 200),
     "people_import.apply": (LOGIN, 403, 403, 403, 302, 403, 302),

@@ -22,7 +22,15 @@ def test_scheduler_has_every_job_coalesced_with_grace(app: Flask) -> None:
     scheduler.start(paused=True)
     jobs = {job.id: job for job in scheduler.get_jobs()}
     scheduler.shutdown(wait=False)
-    assert set(jobs) == {"sweep", "send", "digest", "tallies", "webhooks", "checkpoint"}
+    assert set(jobs) == {
+        "sweep",
+        "send",
+        "digest",
+        "tallies",
+        "webhooks",
+        "checkpoint",
+        "retention",
+    }
     for job in jobs.values():
         assert job.coalesce is True
         assert job.max_instances == 1

@@ -1,0 +1,233 @@
+"""Everything Vern holds about one person, for that person (GDPR Art. 15 and 20).
+
+Only their own rows: other people appear by role at most (who looked at their record is
+part of what they may know; the colleague's own name is not)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Text, cast, select
+from sqlalchemy.orm import Session
+
+from lms.audit.models import AuditEvent
+from lms.clock import iso_utc
+from lms.evidence import packs
+from lms.evidence.models import LedgerPersonal, LedgerSubject
+from lms.people.models import LoginSession, User
+from lms.reminders.models import OutboxMessage
+from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
+
+FORMAT = "vern-my-data-1"
+
+
+def _utc(moment: datetime | None) -> str | None:
+    return iso_utc(moment) if moment else None
+
+
+def my_data(session: Session, user: User, now: datetime) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "generated_at": _utc(now),
+        "profile": _profile(user),
+        "assignments": _assignments(session, user),
+        "attestations": _attestations(session, user),
+        "mail_sent_to_you": _mail(session, user),
+        "logins": _logins(session, user),
+        "audit_events_about_you": _audit(session, user),
+        "ledger": _ledger(session, user),
+    }
+
+
+def _profile(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.full_name,
+        "department": user.department.name if user.department else None,
+        "manager": user.manager.full_name if user.manager else None,
+        "start_date": user.start_date.isoformat() if user.start_date else None,
+        "language": user.locale,
+        "timezone": user.timezone,
+        "roles": sorted(str(role) for role in user.roles),
+        "active": user.active,
+        "left_at": _utc(user.deactivated_at),
+        "created_at": _utc(user.created_at),
+        "weekly_digest": user.digest_opt_in,
+        "from_your_employer_s_systems": {
+            "external_id": user.external_id,
+            "user_name": user.scim_user_name,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "formatted_name": user.formatted_name,
+            "display_name": user.display_name,
+            "preferred_language": user.preferred_language,
+            "employee_number": user.employee_number,
+        },
+    }
+
+
+def _assignments(session: Session, user: User) -> list[dict[str, Any]]:
+    assignments = session.scalars(
+        select(Assignment).where(Assignment.user_id == user.id).order_by(Assignment.id)
+    )
+    result = []
+    for assignment in assignments:
+        views = session.scalars(select(ModuleView).where(ModuleView.assignment_id == assignment.id))
+        attempts = session.scalars(
+            select(QuizAttempt)
+            .where(QuizAttempt.assignment_id == assignment.id)
+            .order_by(QuizAttempt.number)
+        )
+        result.append(
+            {
+                "course": assignment.course_version.definition.key,
+                "cycle": assignment.cycle,
+                "version_sha256": assignment.course_version.sha256,
+                "assigned_at": _utc(assignment.assigned_at),
+                "due_on": assignment.due_on.isoformat(),
+                "completed_at": _utc(assignment.completed_at),
+                "ended_at": _utc(assignment.ended_at),
+                "modules_read": [
+                    {"module": view.module_slug, "at": _utc(view.viewed_at)} for view in views
+                ],
+                "quiz_attempts": [
+                    {
+                        "number": attempt.number,
+                        "language": attempt.language,
+                        "started_at": _utc(attempt.started_at),
+                        "submitted_at": _utc(attempt.submitted_at),
+                        "questions_served": attempt.served,
+                        "your_answers": attempt.answers,
+                        "correct": attempt.correct_count,
+                        "score_percent": attempt.score_percent,
+                        "passed": attempt.passed,
+                    }
+                    for attempt in attempts
+                ],
+            }
+        )
+    return result
+
+
+def _attestations(session: Session, user: User) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(Attestation).where(Attestation.user_id == user.id).order_by(Attestation.id)
+    )
+    return [
+        {
+            "course": row.course_key,
+            "version_sha256": row.version_sha256,
+            "language": row.language,
+            "statement": row.statement,
+            "statement_sha256": row.statement_sha256,
+            "score_percent": row.score_percent,
+            "typed_name": row.typed_name,
+            "signed_at": _utc(row.signed_at),
+            "ip": row.ip,
+            "user_agent": row.user_agent,
+            "record_hash": row.hash,
+        }
+        for row in rows
+    ]
+
+
+def _mail(session: Session, user: User) -> list[dict[str, Any]]:
+    """Mails that named the person as a recipient (reminders, escalations about them go to
+    their manager and HR too, which their `to`/`cc` shows)."""
+    quoted = f'%"{user.email}"%'
+    messages = session.scalars(
+        select(OutboxMessage)
+        .where(cast(OutboxMessage.payload, Text).like(quoted))
+        .order_by(OutboxMessage.id)
+    )
+    result = []
+    for message in messages:
+        recipients = [*message.payload.get("to", []), *message.payload.get("cc", [])]
+        if user.email not in recipients:
+            continue  # their address appeared somewhere else in the payload
+        result.append(
+            {
+                "kind": message.kind,
+                "stage": message.payload.get("stage"),
+                "created_at": _utc(message.created_at),
+                "sent_at": _utc(message.sent_at),
+                "status": message.status,
+                "to": [
+                    address for address in message.payload.get("to", []) if address == user.email
+                ],
+                "you_in_copy": user.email in message.payload.get("cc", []),
+            }
+        )
+    return result
+
+
+def _logins(session: Session, user: User) -> list[dict[str, Any]]:
+    logins = session.scalars(
+        select(LoginSession).where(LoginSession.user_id == user.id).order_by(LoginSession.id)
+    )
+    return [
+        {
+            "started_at": _utc(login.created_at),
+            "ended_at": _utc(login.ended_at),
+            "last_seen_at": _utc(login.last_seen_at),
+            "ip": login.ip,
+            "user_agent": login.user_agent,
+        }
+        for login in logins
+    ]
+
+
+def _role_of(session: Session, actor_id: int | None, user: User) -> str:
+    if actor_id is None:
+        return "system"
+    if actor_id == user.id:
+        return "you"
+    actor = session.get(User, actor_id)
+    if actor is None:
+        return "someone"
+    if actor.roles:
+        return ", ".join(sorted(str(role) for role in actor.roles))
+    return "your manager" if actor.id == user.manager_id else "a manager in your line"
+
+
+def _audit(session: Session, user: User) -> list[dict[str, Any]]:
+    events = session.scalars(
+        select(AuditEvent).where(AuditEvent.subject_user_id == user.id).order_by(AuditEvent.id)
+    )
+    return [
+        {
+            "at": _utc(event.at),
+            "action": event.action,
+            "by": _role_of(session, event.actor_id, user),
+        }
+        for event in events
+    ]
+
+
+def _ledger(session: Session, user: User) -> dict[str, Any]:
+    subject = session.get(LedgerSubject, user.id)
+    entries = packs.entries_of_person(session, user.id)
+    personal = {
+        row.seq: row
+        for row in session.scalars(
+            select(LedgerPersonal).where(LedgerPersonal.seq.in_([e.seq for e in entries]))
+        )
+    }
+    return {
+        "your_reference": subject.ref if subject else None,
+        "entries": [
+            {
+                **packs.entry_document(entry),
+                "your_personal_fields": None
+                if entry.seq not in personal
+                else {
+                    "typed_name": personal[entry.seq].typed_name,
+                    "ip": personal[entry.seq].ip,
+                    "user_agent": personal[entry.seq].user_agent,
+                },
+            }
+            for entry in entries
+        ],
+    }
