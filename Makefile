@@ -45,6 +45,7 @@ test: $(VENV)/.installed-dev translations
 # Benchmarks (never timed tests): results and the machine are appended to docs/performance.md.
 bench: $(VENV)/.installed-dev translations
 	$(BIN)/python -m bench.run --write docs/performance.md $(BENCH_ARGS)
+	$(BIN)/python -m bench.ledger --write docs/performance.md
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check lms tests app.py migrations bench
