@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.conftest import Site, log_in, no_axe_violations
@@ -135,3 +137,17 @@ def test_an_admin_walks_the_admin_area_and_sends_a_test_mail(browser: Any, site:
         page.keyboard.press("Enter")
     assert "A test mail to ada@example.test is in the outbox" in page.inner_text("main")
     no_axe_violations(page)
+
+
+def test_an_employee_downloads_their_data_in_one_click(browser: Any, site: Site) -> None:
+    page = browser.new_page()
+    log_in(page, site, "nina@example.test")
+    page.goto(f"{site.url}/account")
+    page.get_by_role("link", name="My data: download everything Vern holds about you").click()
+    assert "My data" in page.inner_text("h1")
+    no_axe_violations(page)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download my data").click()
+    data = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert data["profile"]["email"] == "nina@example.test"
+    assert "mia@example.test" not in json.dumps(data)  # her manager appears by name only
