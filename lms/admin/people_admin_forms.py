@@ -11,6 +11,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     SelectMultipleField,
+    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -50,3 +51,18 @@ class EraseForm(FlaskForm):
         _l("I understand this cannot be undone"),
         validators=[DataRequired(_l("Tick the box to confirm."))],
     )
+
+
+class ExemptionForm(FlaskForm):
+    course = SelectField(_l("Course"), choices=[], validators=[DataRequired()])
+    reason = TextAreaField(
+        _l("Reason"),
+        validators=[
+            DataRequired(_l("Say why, e.g. which certificate covers the course.")),
+            Length(max=500),
+        ],
+    )
+    expires_on = DateField(_l("Ends on (optional)"), validators=[Optional()])
+
+    def set_courses(self, courses: list[tuple[int, str]]) -> None:
+        self.course.choices = [SelectChoice(str(i), title) for i, title in courses]

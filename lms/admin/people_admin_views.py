@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from lms import clock
 from lms.admin import people_admin
-from lms.admin.people_admin_forms import DeactivateForm, EraseForm, PersonForm
+from lms.admin.people_admin_forms import DeactivateForm, EraseForm, ExemptionForm, PersonForm
 from lms.audit.service import record
 from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
@@ -18,7 +19,9 @@ from lms.people.access import role_required
 from lms.people.models import Department, Role, User
 from lms.people.service import ReportingCycle
 from lms.privacy import erasure
+from lms.training import exemptions
 from lms.training.cycles import assign_courses
+from lms.training.models import Exemption
 
 bp = Blueprint("people_admin", __name__, url_prefix="/admin/people")
 STAFF = (Role.HR, Role.ADMIN)
@@ -58,13 +61,25 @@ def _person_or_404(user_id: int) -> User:
     return person
 
 
+def _exemptable(person: User) -> list[tuple[int, str]]:
+    locale = str(get_locale())
+    return [
+        (a.id, a.course_version.definition.title.get(locale) or key)
+        for a, key in exemptions.exemptable_cycles(db_session(), person)
+    ]
+
+
 def _edit_page(
     person: User,
     form: PersonForm,
     deactivate_form: DeactivateForm,
     status: int = 200,
+    *,
     erase_form: EraseForm | None = None,
+    exemption_form: ExemptionForm | None = None,
 ) -> ResponseReturnValue:
+    exemption_form = exemption_form or ExemptionForm(formdata=None)
+    exemption_form.set_courses(_exemptable(person))
     record(
         db_session(),
         action="view.person_admin",
@@ -79,6 +94,8 @@ def _edit_page(
         form=form,
         deactivate_form=deactivate_form,
         erase_form=erase_form or EraseForm(),
+        exemption_form=exemption_form,
+        exemptions=exemptions.exemptions_of(db_session(), person),
         erased=erasure.is_erased(db_session(), person),
         retention_days=settings().retention_days,
         reports=people_admin.direct_reports(db_session(), person),
@@ -218,7 +235,7 @@ def erase(user_id: int) -> ResponseReturnValue:
     form = EraseForm()
     if not form.validate_on_submit():
         mark_rollback()
-        return _edit_page(person, _person_form(person), DeactivateForm(), 400, form)
+        return _edit_page(person, _person_form(person), DeactivateForm(), 400, erase_form=form)
     try:
         erasure.erase_person(
             db_session(), person, now=clock.now(), actor_id=current_user.id, reason="admin"
@@ -227,7 +244,7 @@ def erase(user_id: int) -> ResponseReturnValue:
         # The erase form is not on an active person's page, so the refusal is a message.
         flash(_("Mark the person as left first: an active person is never erased."), "error")
         mark_rollback()
-        return _edit_page(person, _person_form(person), DeactivateForm(), 400, form)
+        return _edit_page(person, _person_form(person), DeactivateForm(), 400, erase_form=form)
     except erasure.AlreadyErased:
         flash(_("This person's personal data was already erased."), "info")
         return redirect(url_for("people_admin.person", user_id=person.id))
@@ -235,4 +252,45 @@ def erase(user_id: int) -> ResponseReturnValue:
         _("Personal data erased. Their training records stay under a pseudonym and still verify."),
         "success",
     )
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+@bp.route("/<int:user_id>/exemptions", methods=["POST"])
+@role_required(*STAFF)
+def grant_exemption(user_id: int) -> ResponseReturnValue:
+    person = _person_or_404(user_id)
+    form = ExemptionForm()
+    form.set_courses(_exemptable(person))
+    if not form.validate_on_submit():
+        mark_rollback()
+        return _edit_page(person, _person_form(person), DeactivateForm(), 400, exemption_form=form)
+    try:
+        exemptions.grant(
+            db_session(),
+            person,
+            int(form.course.data),
+            reason=form.reason.data or "",
+            expires_on=form.expires_on.data,
+            actor_id=current_user.id,
+            now=clock.now(),
+        )
+    except exemptions.ExemptionRefused as refused:
+        getattr(form, refused.field).errors = [_(refused.message)]
+        mark_rollback()
+        return _edit_page(person, _person_form(person), DeactivateForm(), 400, exemption_form=form)
+    flash(_("Exempted. The course shows as exempt, not complete, and is not chased."), "success")
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+@bp.route("/<int:user_id>/exemptions/<int:exemption_id>/revoke", methods=["POST"])
+@role_required(*STAFF)
+def revoke_exemption(user_id: int, exemption_id: int) -> ResponseReturnValue:
+    person = _person_or_404(user_id)
+    exemption = db_session().get(Exemption, exemption_id)
+    if exemption is None or exemption.user_id != person.id:
+        abort(404)
+    if not DeactivateForm().validate_on_submit():  # a CSRF-only form
+        abort(400)
+    if exemptions.revoke(db_session(), exemption, actor_id=current_user.id, now=clock.now()):
+        flash(_("Exemption ended; the course is on their list again."), "success")
     return redirect(url_for("people_admin.person", user_id=person.id))

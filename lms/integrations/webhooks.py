@@ -28,6 +28,7 @@ from lms.reminders import outbox
 from lms.reminders.jobs import JobContext
 from lms.reminders.models import OutboxMessage
 from lms.reminders.sender import worker_name
+from lms.training.exemptions import exempt_now
 from lms.training.models import Assignment, Attestation
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ def _overdue(session: Session, endpoints: list[WebhookEndpoint], now: datetime, 
             Assignment.superseded_at.is_(None),
             Assignment.ended_at.is_(None),
             User.active.is_(True),
+            ~exempt_now(),
         )
     ).all()
     written = 0
@@ -227,6 +229,9 @@ def _onboarding_complete(
                 Assignment.completed_at.is_(None),
                 Assignment.superseded_at.is_(None),
                 Assignment.ended_at.is_(None),
+                # An exemption does not complete a course, but it does not hold up the
+                # rest of onboarding either.
+                ~exempt_now(),
             )
         )
         if still_open:

@@ -24,6 +24,7 @@ from lms.reminders.models import JobState, OutboxMessage
 from lms.reminders.sender import SendReport, send_batch
 from lms.reminders.service import enqueue_due_reminders, enqueue_weekly_digests
 from lms.reports import snapshots
+from lms.training import exemptions
 from lms.training.cycles import CycleReport, run_cycles
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class SweepReport:
 def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport:
     """Open the cycles that are due and write the reminders that are owed, in `session`."""
     cycles = run_cycles(session, now, preboarding_days=settings.preboarding_days)
+    exemptions.expire_due(session, now)  # before the reminders: an ended one is chased again
     reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
     throttle.prune(session, now, throttle.policy_from(settings))  # keeps the table small
     return SweepReport(cycles, reminders)

@@ -20,6 +20,7 @@ from lms.mail import OutgoingMail, sender_address
 from lms.people.models import User
 from lms.people.service import reporting_line_ids
 from lms.reminders.models import OutboxMessage
+from lms.training.exemptions import exempt_now
 from lms.training.models import Assignment
 
 
@@ -150,6 +151,7 @@ def digest_lines(session: Session, manager_id: int, today: date) -> list[DigestL
             Assignment.ended_at.is_(None),
             Assignment.superseded_at.is_(None),
             Assignment.due_on <= today + timedelta(days=7),
+            ~exempt_now(),
         )
         .order_by(Assignment.due_on, User.full_name)
     )

@@ -20,6 +20,7 @@ from lms.people.service import users_with_role
 from lms.reminders import ladder
 from lms.reminders.ladder import Stage, StageKind
 from lms.reminders.outbox import enqueue
+from lms.training.exemptions import exempt_now
 from lms.training.models import Assignment
 
 
@@ -80,6 +81,7 @@ def enqueue_due_reminders(session: Session, now: datetime, *, domain: str) -> in
             Assignment.ended_at.is_(None),
             Assignment.superseded_at.is_(None),
             User.active.is_(True),
+            ~exempt_now(),  # an exempt cycle is not chased while the exemption lasts
         )
         .order_by(Assignment.id)
     ).all()
@@ -134,6 +136,8 @@ def enqueue_nudge(
 
     Returns False if one was already sent today; raises NotOverdue for anything else."""
     if assignment.completed_at is not None or assignment.due_on >= now.date():
+        raise NotOverdue(assignment.id)
+    if session.scalar(select(exempt_now()).where(Assignment.id == assignment.id)):
         raise NotOverdue(assignment.id)
     return enqueue(
         session,

@@ -12,6 +12,7 @@ from lms.reports.queries import Line, Status
 
 STATUS_LABELS = {
     Status.COMPLETE: _l("Complete"),
+    Status.EXEMPT: _l("Exempt"),
     Status.DUE_SOON: _l("Due soon"),
     Status.OVERDUE: _l("Overdue"),
     Status.OPEN: _l("Not due yet"),

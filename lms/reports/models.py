@@ -31,3 +31,4 @@ class TallySnapshot(Base):
     complete: Mapped[int] = mapped_column(Integer)
     overdue: Mapped[int] = mapped_column(Integer)
     due_soon: Mapped[int] = mapped_column(Integer)
+    exempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

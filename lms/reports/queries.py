@@ -19,13 +19,15 @@ from lms.evidence.models import LedgerEntry
 from lms.people.models import Department, User
 from lms.reports.access import in_scope, person_in_scope
 from lms.reports.models import TallySnapshot
-from lms.training.models import Assignment, Attestation, QuizAttempt
+from lms.training.exemptions import exempt_at, exempt_now
+from lms.training.models import Assignment, Attestation, Exemption, QuizAttempt
 
 DUE_SOON_DAYS = 14
 
 
 class Status(StrEnum):
     COMPLETE = "complete"
+    EXEMPT = "exempt"  # excused with a reason; never counted as complete
     OVERDUE = "overdue"
     DUE_SOON = "due_soon"
     OPEN = "open"
@@ -35,9 +37,13 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, time.max, tzinfo=UTC)
 
 
-def status_of(completed_at: datetime | None, due_on: date, today: date) -> Status:
+def status_of(
+    completed_at: datetime | None, due_on: date, today: date, exempt: bool = False
+) -> Status:
     if completed_at is not None:
         return Status.COMPLETE
+    if exempt:
+        return Status.EXEMPT
     if due_on < today:
         return Status.OVERDUE
     if due_on <= today + timedelta(days=DUE_SOON_DAYS):
@@ -78,7 +84,8 @@ class PersonRow:
 
     @property
     def soonest_due(self) -> date:
-        open_dates = [c.due_on for c in self.cells.values() if c.status != Status.COMPLETE]
+        done = (Status.COMPLETE, Status.EXEMPT)
+        open_dates = [c.due_on for c in self.cells.values() if c.status not in done]
         return min(open_dates) if open_dates else date.max
 
 
@@ -109,6 +116,7 @@ def team_view(
             Assignment.assigned_at,
             Assignment.superseded_at,
             Assignment.ended_at,
+            exempt_now(),
         )
         .join(Assignment, Assignment.user_id == User.id)
         .join(Course, Course.id == Assignment.course_id)
@@ -131,6 +139,7 @@ def team_view(
         assigned_at,
         superseded_at,
         ended_at,
+        exempt,
     ) in session.execute(query):
         history_rows.append((assigned_at, completed_at, superseded_at, ended_at))
         if superseded_at is not None or ended_at is not None:
@@ -140,9 +149,8 @@ def team_view(
             user_id,
             PersonRow(user_id, name, email, department or "", direct=manager_id == manager.id),
         )
-        row.cells[key] = Cell(
-            assignment_id, key, status_of(completed_at, due_on, today), due_on, completed_at
-        )
+        status = status_of(completed_at, due_on, today, exempt)
+        row.cells[key] = Cell(assignment_id, key, status, due_on, completed_at)
     rows = [r for r in rows_by_user.values() if _matches(r, filters)]
     if filters.course:
         for r in rows:
@@ -219,6 +227,7 @@ class CycleRecord:
     status: Status
     attempts: list[AttemptLine]
     attestation: Attestation | None
+    exemptions: list[Exemption] = field(default_factory=list)  # newest first
 
 
 @dataclass(frozen=True)
@@ -262,6 +271,13 @@ def person_record(
         a.assignment_id: a
         for a in session.scalars(select(Attestation).where(Attestation.assignment_id.in_(ids)))
     }
+    exemptions: dict[int, list[Exemption]] = defaultdict(list)
+    for exemption in session.scalars(
+        select(Exemption)
+        .where(Exemption.assignment_id.in_(ids))
+        .order_by(Exemption.created_at.desc())
+    ):
+        exemptions[exemption.assignment_id].append(exemption)
     cycles = [
         CycleRecord(
             assignment_id=a.id,
@@ -274,9 +290,15 @@ def person_record(
             completed_at=a.completed_at,
             superseded_at=a.superseded_at,
             ended_at=a.ended_at,
-            status=status_of(a.completed_at, a.due_on, today),
+            status=status_of(
+                a.completed_at,
+                a.due_on,
+                today,
+                any(e.ended_at is None for e in exemptions[a.id]),
+            ),
             attempts=attempts[a.id],
             attestation=attestations.get(a.id),
+            exemptions=exemptions[a.id],
         )
         for a, key, version in assignments
     ]
@@ -295,17 +317,22 @@ class Tally:
     complete: int
     overdue: int
     due_soon: int
+    exempt: int = 0
 
     @property
     def percent(self) -> int:
-        return round(100 * self.complete / self.total) if self.total else 100
+        """Complete out of those who have to do it: the exempt count for neither."""
+        required = self.total - self.exempt
+        return round(100 * self.complete / required) if required else 100
 
 
 def _tally_columns(today: date):  # type: ignore[no-untyped-def]
     complete = Assignment.completed_at.is_not(None)
-    overdue = and_(Assignment.completed_at.is_(None), Assignment.due_on < today)
+    exempt = and_(Assignment.completed_at.is_(None), exempt_now())
+    waiting = and_(Assignment.completed_at.is_(None), ~exempt_now())
+    overdue = and_(waiting, Assignment.due_on < today)
     soon = and_(
-        Assignment.completed_at.is_(None),
+        waiting,
         Assignment.due_on >= today,
         Assignment.due_on <= today + timedelta(days=DUE_SOON_DAYS),
     )
@@ -314,6 +341,7 @@ def _tally_columns(today: date):  # type: ignore[no-untyped-def]
         func.sum(case((complete, 1), else_=0)),
         func.sum(case((overdue, 1), else_=0)),
         func.sum(case((soon, 1), else_=0)),
+        func.sum(case((exempt, 1), else_=0)),
     )
 
 
@@ -326,9 +354,9 @@ def _current_required(include_leavers: bool):  # type: ignore[no-untyped-def]
 
 def _roll_up(groups: Iterable[Group]) -> tuple[Tally, list[Tally], list[Tally]]:
     """Sum (department, course) groups into overall, per-department and per-course tallies."""
-    totals = [0, 0, 0, 0]
-    departments: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    courses: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    totals = [0] * TALLY_NUMBERS
+    departments: dict[str, list[int]] = defaultdict(lambda: [0] * TALLY_NUMBERS)
+    courses: dict[str, list[int]] = defaultdict(lambda: [0] * TALLY_NUMBERS)
     for department, course, *values in groups:
         for i, value in enumerate(values):
             number = int(value or 0)
@@ -342,13 +370,15 @@ def _roll_up(groups: Iterable[Group]) -> tuple[Tally, list[Tally], list[Tally]]:
     )
 
 
-Group = tuple[str, str, int, int, int, int]  # department, course, total, complete, overdue, soon
+# department, course, total, complete, overdue, soon, exempt
+Group = tuple[str, str, int, int, int, int, int]
+TALLY_NUMBERS = 5
 
 
 def _groups(rows: Iterable[Any]) -> list[Group]:
     return [
-        (d or "", c, int(t or 0), int(a or 0), int(b or 0), int(e or 0))
-        for d, c, t, a, b, e in rows
+        (d or "", c, int(t or 0), int(a or 0), int(b or 0), int(e or 0), int(x or 0))
+        for d, c, t, a, b, e, x in rows
     ]
 
 
@@ -369,7 +399,7 @@ def current_groups_both(session: Session, today: date) -> tuple[list[Group], lis
         numbers = [int(v or 0) for v in values]
         if active:
             active_only.append((department or "", course, *numbers))
-        summed = totals.setdefault((department or "", course), [0, 0, 0, 0])
+        summed = totals.setdefault((department or "", course), [0] * TALLY_NUMBERS)
         for i, number in enumerate(numbers):
             summed[i] += number
     with_leavers: list[Group] = [(d, c, *n) for (d, c), n in totals.items()]  # type: ignore[misc]
@@ -393,7 +423,8 @@ def _snapshot_groups(
         )
     ).all()
     groups = [
-        (r.department, r.course_key, r.total, r.complete, r.overdue, r.due_soon) for r in rows
+        (r.department, r.course_key, r.total, r.complete, r.overdue, r.due_soon, r.exempt)
+        for r in rows
     ]
     return groups, (rows[0].taken_at if rows else None)
 
@@ -454,6 +485,7 @@ def overdue_list(
         _current_required(include_leavers),
         Assignment.completed_at.is_(None),
         Assignment.due_on < today,
+        ~exempt_now(),
     )
     return _overdue_lines(session, today, overdue, limit)
 
@@ -480,6 +512,7 @@ def onboarding(session: Session, today: date, days: int) -> list[NewHire]:
             Course.key,
             Assignment.due_on,
             Assignment.completed_at,
+            exempt_now(),
         )
         .join(Assignment, Assignment.user_id == User.id)
         .join(Course, Course.id == Assignment.course_id)
@@ -493,12 +526,12 @@ def onboarding(session: Session, today: date, days: int) -> list[NewHire]:
         .order_by(User.start_date.desc(), User.full_name, Course.key)
     )
     hires: dict[int, NewHire] = {}
-    for uid, name, dept, start, key, due_on, completed_at in rows:
+    for uid, name, dept, start, key, due_on, completed_at, exempt in rows:
         if start is None:  # excluded by the query; narrows the type
             continue
         hire = hires.setdefault(uid, NewHire(uid, name, dept or "", start))
         days_taken = (completed_at.date() - start).days if completed_at else None
-        hire.courses[key] = (status_of(completed_at, due_on, today), days_taken)
+        hire.courses[key] = (status_of(completed_at, due_on, today, exempt), days_taken)
     return list(hires.values())
 
 
@@ -530,9 +563,13 @@ def _done_by(day: date) -> ColumnElement[bool]:
 def day_groups(session: Session, day: date) -> list[Group]:
     """Tallies per (department, course) at the end of `day`, live from stored dates."""
     done = _done_by(day)
-    late = and_(~done, Assignment.due_on < day)
+    exempt = and_(~done, exempt_at(end_of_day(day)))
+    waiting = and_(~done, ~exempt_at(end_of_day(day)))
+    late = and_(waiting, Assignment.due_on < day)
     soon = and_(
-        ~done, Assignment.due_on >= day, Assignment.due_on <= day + timedelta(days=DUE_SOON_DAYS)
+        waiting,
+        Assignment.due_on >= day,
+        Assignment.due_on <= day + timedelta(days=DUE_SOON_DAYS),
     )
     return _groups(
         session.execute(
@@ -543,6 +580,7 @@ def day_groups(session: Session, day: date) -> list[Group]:
                 func.sum(case((done, 1), else_=0)),
                 func.sum(case((late, 1), else_=0)),
                 func.sum(case((soon, 1), else_=0)),
+                func.sum(case((exempt, 1), else_=0)),
             )
             .select_from(Assignment)
             .join(User, User.id == Assignment.user_id)
@@ -562,7 +600,9 @@ def as_of(session: Session, day: date) -> AsOf:
     if taken_at is None:
         groups = day_groups(session, day)
     total, by_department, _ = _roll_up(groups)
-    late = and_(_existed_at(day), ~_done_by(day), Assignment.due_on < day)
+    late = and_(
+        _existed_at(day), ~_done_by(day), Assignment.due_on < day, ~exempt_at(end_of_day(day))
+    )
     return AsOf(
         day,
         total,

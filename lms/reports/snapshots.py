@@ -26,8 +26,9 @@ def _rows(
             "complete": complete,
             "overdue": overdue,
             "due_soon": soon,
+            "exempt": exempt,
         }
-        for department, course, total, complete, overdue, soon in groups
+        for department, course, total, complete, overdue, soon, exempt in groups
     ]
 
 

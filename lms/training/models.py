@@ -123,3 +123,26 @@ class Attestation(AppendOnly, Base):
     department: Mapped[str | None] = mapped_column(String(200))
 
     assignment: Mapped[Assignment] = relationship()
+
+
+class Exemption(Base):
+    """A person excused from one cycle of a course (e.g. covered by an outside certificate).
+
+    Never a completion: dashboards and evidence show it as exempt, and reminders skip it while
+    it lasts. When it expires or is revoked the cycle is open again, with a fresh due date."""
+
+    __tablename__ = "exemptions"
+    __table_args__ = (Index("ix_exemptions_assignment_ended", "assignment_id", "ended_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    expires_on: Mapped[date | None] = mapped_column(Date, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "expired" or "revoked"
+    end_reason: Mapped[str | None] = mapped_column(String(16))
+
+    assignment: Mapped[Assignment] = relationship()

@@ -91,6 +91,7 @@ def world(session: Session, courses_root: Path, now: datetime, settings: Setting
         "token_id": 999_999,
         "endpoint_id": 999_999,
         "message_id": 999_999,
+        "exemption_id": 999_999,
         "path": "Users",
     }
     return World(people, values)
@@ -155,6 +156,8 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "people_admin.person": (LOGIN, 403, 403, 403, 200, 403, 200),
     "people_admin.deactivate": (LOGIN, 403, 403, 403, 302, 403, 302),
     "people_admin.erase": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "people_admin.grant_exemption": (LOGIN, 403, 403, 403, 400, 403, 400),
+    "people_admin.revoke_exemption": (LOGIN, 403, 403, 403, 404, 403, 404),
     "privacy.my_data_page": (LOGIN, 200, 200, 200, 200, 200, 200),
     # Only one's own: someone else's id (Kari's here) is a 404 for everyone.
     "privacy.my_data_export": (LOGIN, 404, 404, 404, 404, 404, 404),

@@ -128,6 +128,7 @@ def document(base_url: str) -> dict[str, Any]:
                         "course",
                         "cycle",
                         "status",
+                        "exemption",
                         "dueOn",
                         "completedAt",
                         "versionSha256",
@@ -137,7 +138,20 @@ def document(base_url: str) -> dict[str, Any]:
                     "properties": {
                         "course": {"type": "string"},
                         "cycle": {"type": "integer", "minimum": 1},
-                        "status": {"enum": ["complete", "overdue", "due_soon", "open"]},
+                        "status": {
+                            "enum": ["complete", "exempt", "overdue", "due_soon", "open"],
+                            "description": "exempt: excused with a reason (see exemption); "
+                            "never counted as complete",
+                        },
+                        "exemption": {
+                            "type": ["object", "null"],
+                            "required": ["reason", "grantedAt", "expiresOn"],
+                            "properties": {
+                                "reason": {"type": "string"},
+                                "grantedAt": {"type": "string", "format": "date-time"},
+                                "expiresOn": {"type": ["string", "null"], "format": "date"},
+                            },
+                        },
                         "dueOn": {"type": "string", "format": "date"},
                         "completedAt": {"type": ["string", "null"], "format": "date-time"},
                         "versionSha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},

@@ -13,7 +13,7 @@ from lms.catalog.models import Course, CourseVersion
 from lms.clock import iso_utc
 from lms.people.models import User
 from lms.reports.queries import status_of
-from lms.training.models import Assignment, Attestation
+from lms.training.models import Assignment, Attestation, Exemption
 
 
 def _courses(session: Session, user_ids: list[int], today: date) -> dict[int, list[dict[str, Any]]]:
@@ -30,12 +30,27 @@ def _courses(session: Session, user_ids: list[int], today: date) -> dict[int, li
         .order_by(Assignment.user_id, Course.key)
     )
     result: dict[int, list[dict[str, Any]]] = {i: [] for i in user_ids}
+    in_force = {
+        e.assignment_id: e
+        for e in session.scalars(
+            select(Exemption).where(Exemption.user_id.in_(user_ids), Exemption.ended_at.is_(None))
+        )
+    }
     for assignment, key, sha, attestation in rows:
+        exemption = in_force.get(assignment.id)
+        status = status_of(assignment.completed_at, assignment.due_on, today, exemption is not None)
         result[assignment.user_id].append(
             {
                 "course": key,
                 "cycle": assignment.cycle,
-                "status": str(status_of(assignment.completed_at, assignment.due_on, today)),
+                "status": str(status),
+                "exemption": None
+                if exemption is None
+                else {
+                    "reason": exemption.reason,
+                    "grantedAt": iso_utc(exemption.created_at),
+                    "expiresOn": exemption.expires_on.isoformat() if exemption.expires_on else None,
+                },
                 "dueOn": assignment.due_on.isoformat(),
                 "completedAt": iso_utc(assignment.completed_at)
                 if assignment.completed_at
@@ -55,7 +70,9 @@ def _person(user: User, courses: list[dict[str, Any]]) -> dict[str, Any]:
         "name": user.full_name,
         "startDate": user.start_date.isoformat() if user.start_date else None,
         "active": user.active,
-        "onboardingComplete": bool(courses) and all(c["status"] == "complete" for c in courses),
+        # An exemption is not a completion, but it does not hold up onboarding either.
+        "onboardingComplete": bool(courses)
+        and all(c["status"] in ("complete", "exempt") for c in courses),
         "courses": courses,
     }
 
