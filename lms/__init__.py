@@ -104,6 +104,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.admin.audit_views import bp as audit_bp
     from lms.admin.catalogue_views import bp as catalogue_bp
     from lms.admin.departments_views import bp as departments_bp
+    from lms.admin.live_sessions_views import bp as live_sessions_bp
     from lms.admin.people_admin_views import bp as people_admin_bp
     from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
@@ -128,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(people_admin_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(departments_bp)
+    app.register_blueprint(live_sessions_bp)
 
 
 def _add_security_headers(response: Response) -> None:

@@ -20,7 +20,8 @@ from lms.people.models import Department, User
 from lms.reports.access import in_scope, person_in_scope
 from lms.reports.models import TallySnapshot
 from lms.training.exemptions import exempt_at, exempt_now
-from lms.training.models import Assignment, Attestation, Exemption, QuizAttempt
+from lms.training.live_sessions import attendance_of
+from lms.training.models import Assignment, Attestation, Exemption, LiveSeat, QuizAttempt
 
 DUE_SOON_DAYS = 14
 
@@ -228,6 +229,7 @@ class CycleRecord:
     attempts: list[AttemptLine]
     attestation: Attestation | None
     exemptions: list[Exemption] = field(default_factory=list)  # newest first
+    live_seat: LiveSeat | None = None  # the live session that completed it, if one did
 
 
 @dataclass(frozen=True)
@@ -271,6 +273,7 @@ def person_record(
         a.assignment_id: a
         for a in session.scalars(select(Attestation).where(Attestation.assignment_id.in_(ids)))
     }
+    attended = attendance_of(session, user.id)
     exemptions: dict[int, list[Exemption]] = defaultdict(list)
     for exemption in session.scalars(
         select(Exemption)
@@ -299,6 +302,7 @@ def person_record(
             attempts=attempts[a.id],
             attestation=attestations.get(a.id),
             exemptions=exemptions[a.id],
+            live_seat=attended.get(a.id),
         )
         for a, key, version in assignments
     ]

@@ -53,6 +53,8 @@ class Assignment(Base):
     # reminder stage falls due (None once complete), and the day a new cycle opens.
     next_reminder_on: Mapped[date | None] = mapped_column(Date)
     renews_on: Mapped[date | None] = mapped_column(Date)
+    # How the cycle was completed when not in Vern's pages: "live_session" (attended one).
+    completed_via: Mapped[str | None] = mapped_column(String(16))
 
     user: Mapped[User] = relationship()
     course: Mapped[Course] = relationship()
@@ -146,3 +148,40 @@ class Exemption(Base):
     end_reason: Mapped[str | None] = mapped_column(String(16))
 
     assignment: Mapped[Assignment] = relationship()
+
+
+class LiveSession(Base):
+    """An instructor-led session of a course; attending it completes the course."""
+
+    __tablename__ = "live_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    place: Mapped[str] = mapped_column(String(300))  # a room, or a meeting link
+    instructor: Mapped[str] = mapped_column(String(200))
+    capacity: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    course: Mapped[Course] = relationship()
+
+
+class LiveSeat(Base):
+    """One person's place in a live session, and whether they came."""
+
+    __tablename__ = "live_seats"
+    __table_args__ = (UniqueConstraint("session_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("live_sessions.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    signed_up_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    live_session: Mapped[LiveSession] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])

@@ -146,8 +146,10 @@ def _progress_for(
         viewed = frozenset(views[assignment.id] & slugs)
         passed = next((a for a in attempts[assignment.id] if a.passed), None)
         attestation = attestations.get(assignment.id)
+        # Attending a live session completes the course; signing here stays optional.
+        live = assignment.completed_via == "live_session"
         stage = rules.stage_of(
-            viewed=len(viewed), passed=passed is not None, attested=attestation is not None
+            viewed=len(viewed), passed=passed is not None, attested=attestation is not None or live
         )
         result.append(
             CourseProgress(
@@ -159,7 +161,9 @@ def _progress_for(
                 attempts_used=sum(1 for a in attempts[assignment.id] if a.submitted_at),
                 stage=stage,
                 overdue=rules.is_overdue(stage=stage, due=assignment.due_on, today=today),
-                percent=rules.progress_percent(
+                percent=100
+                if live
+                else rules.progress_percent(
                     viewed=len(viewed),
                     modules=len(definition.modules),
                     passed=passed is not None,
@@ -431,11 +435,12 @@ def sign_attestation(
     session.flush()  # its id names it in the ledger
     _record_in_ledger(session, attestation, now)
     assignment = progress.assignment
-    assignment.completed_at = now
-    assignment.next_reminder_on = None
-    assignment.renews_on = rules.renews_on(
-        now.date(), definition.renew_every_days, definition.renew_on
-    )
+    if assignment.completed_at is None:  # else a live session completed it; that date stands
+        assignment.completed_at = now
+        assignment.next_reminder_on = None
+        assignment.renews_on = rules.renews_on(
+            now.date(), definition.renew_every_days, definition.renew_on
+        )
     session.flush()
     return attestation
 

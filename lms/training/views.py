@@ -15,9 +15,10 @@ from lms.catalog.render import render_markdown
 from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.people.models import User
-from lms.training import service
+from lms.training import live_sessions, service
 from lms.training.cycles import assign_courses
 from lms.training.forms import AttestationForm, CsrfOnlyForm
+from lms.training.models import LiveSession
 from lms.training.rules import names_match
 from lms.training.service import CourseProgress
 
@@ -79,7 +80,45 @@ def my_training() -> ResponseReturnValue:
     # Safety net until the scheduler's sweep has run: nobody sees an empty list by accident.
     assign_courses(db, clock.now(), user=_user(), preboarding_days=settings().preboarding_days)
     courses = service.my_training(db, _user(), clock.now().date())
-    return render_template("training/my_training.html", courses=courses)
+    return render_template(
+        "training/my_training.html",
+        courses=courses,
+        live=live_sessions.open_to(db, _user(), clock.now()),
+        seat_form=CsrfOnlyForm(),
+    )
+
+
+def _live_session_or_404(live_session_id: int) -> LiveSession:
+    live = db_session().get(LiveSession, live_session_id)
+    if live is None:
+        abort(404)
+    return live
+
+
+@bp.route("/training/live-sessions/<int:live_session_id>/seat", methods=["POST"])
+@login_required
+def take_seat(live_session_id: int) -> ResponseReturnValue:
+    live = _live_session_or_404(live_session_id)
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    try:
+        live_sessions.sign_up(db_session(), live, _user(), clock.now())
+    except live_sessions.LiveSessionRefused as refused:
+        flash(_(refused.message), "error")
+        return redirect(url_for("training.my_training"))
+    flash(_("You have a seat. Attending completes the course."), "success")
+    return redirect(url_for("training.my_training"))
+
+
+@bp.route("/training/live-sessions/<int:live_session_id>/seat/cancel", methods=["POST"])
+@login_required
+def give_up_seat(live_session_id: int) -> ResponseReturnValue:
+    live = _live_session_or_404(live_session_id)
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    if live_sessions.cancel_seat(db_session(), live, _user(), clock.now()):
+        flash(_("Your seat is given up."), "success")
+    return redirect(url_for("training.my_training"))
 
 
 @bp.route("/training/<course_key>")

@@ -92,6 +92,7 @@ def world(session: Session, courses_root: Path, now: datetime, settings: Setting
         "endpoint_id": 999_999,
         "message_id": 999_999,
         "exemption_id": 999_999,
+        "live_session_id": 999_999,
         "path": "Users",
     }
     return World(people, values)
@@ -158,6 +159,13 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "people_admin.erase": (LOGIN, 403, 403, 403, 403, 403, 400),
     "people_admin.grant_exemption": (LOGIN, 403, 403, 403, 400, 403, 400),
     "people_admin.revoke_exemption": (LOGIN, 403, 403, 403, 404, 403, 404),
+    "live_sessions.index": (LOGIN, 403, 403, 403, 200, 403, 200),
+    "live_sessions.schedule": (LOGIN, 403, 403, 403, 400, 403, 400),
+    "live_sessions.detail": (LOGIN, 403, 403, 403, 404, 403, 404),
+    "live_sessions.attendance": (LOGIN, 403, 403, 403, 404, 403, 404),
+    "live_sessions.cancel": (LOGIN, 403, 403, 403, 404, 403, 404),
+    "training.take_seat": (LOGIN, 404, 404, 404, 404, 404, 404),
+    "training.give_up_seat": (LOGIN, 404, 404, 404, 404, 404, 404),
     "privacy.my_data_page": (LOGIN, 200, 200, 200, 200, 200, 200),
     # Only one's own: someone else's id (Kari's here) is a 404 for everyone.
     "privacy.my_data_export": (LOGIN, 404, 404, 404, 404, 404, 404),

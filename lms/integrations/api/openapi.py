@@ -128,6 +128,7 @@ def document(base_url: str) -> dict[str, Any]:
                         "course",
                         "cycle",
                         "status",
+                        "completedVia",
                         "exemption",
                         "dueOn",
                         "completedAt",
@@ -142,6 +143,11 @@ def document(base_url: str) -> dict[str, Any]:
                             "enum": ["complete", "exempt", "overdue", "due_soon", "open"],
                             "description": "exempt: excused with a reason (see exemption); "
                             "never counted as complete",
+                        },
+                        "completedVia": {
+                            "enum": [None, "live_session"],
+                            "description": "live_session: completed by attending an "
+                            "instructor-led session; null: in Vern's pages (or not yet)",
                         },
                         "exemption": {
                             "type": ["object", "null"],

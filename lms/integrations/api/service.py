@@ -44,6 +44,7 @@ def _courses(session: Session, user_ids: list[int], today: date) -> dict[int, li
                 "course": key,
                 "cycle": assignment.cycle,
                 "status": str(status),
+                "completedVia": assignment.completed_via,
                 "exemption": None
                 if exemption is None
                 else {
