@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from lms.people.models import Role, User
 from lms.people.service import create_user, get_or_create_department
+from lms.training import exemptions, live_sessions
 from lms.training import service as training
 from lms.training.cycles import assign_courses
 
@@ -164,5 +165,37 @@ def create_demo(
         user = users[local]
         for progress in training.my_training(session, user, now.date()):
             _walk_course(session, user, progress.definition.key, level, now, rng)
+    _live_session_and_exemption(session, users, now)
     managers = {manager for _, _, _, manager, *_ in PEOPLE if manager}
     return [(users[local].email, _describe(users[local], local in managers)) for local in users]
+
+
+def _live_session_and_exemption(session: Session, users: dict[str, User], now: datetime) -> None:
+    """An onboarding session next week that new hires can join, and one exemption, so the
+    pages for both have something to show."""
+    hr = users["hr"]
+    first_course = next(iter(training.my_training(session, users["hr1"], now.date())), None)
+    if first_course is None:
+        return
+    live_sessions.schedule(
+        session,
+        course_key=first_course.definition.key,
+        starts_at=(now + timedelta(days=7)).replace(hour=8, minute=0, second=0, microsecond=0),
+        minutes=90,
+        place="Oslo office, room Personvern (or Teams: link in the calendar invitation)",
+        instructor=hr.full_name,
+        capacity=15,
+        actor_id=hr.id,
+        now=now,
+    )
+    cycles = exemptions.exemptable_cycles(session, users["legal1"])
+    if cycles:
+        exemptions.grant(
+            session,
+            users["legal1"],
+            cycles[0][0].id,
+            reason="Holds a current CIPP/E certification (IAPP), renewed this year.",
+            expires_on=(now + timedelta(days=365)).date(),
+            actor_id=hr.id,
+            now=now,
+        )

@@ -124,6 +124,7 @@ def test_an_admin_walks_the_admin_area_and_sends_a_test_mail(browser: Any, site:
         "/admin/people",
         "/admin/catalogue",
         "/admin/departments",
+        "/admin/live-sessions/",
         "/admin/outbox",
         "/admin/integrations",
         "/admin/audit",
