@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
@@ -375,10 +376,7 @@ def ledger_init(if_missing: bool) -> None:
 @ledger_group.command("checkpoint")
 def ledger_checkpoint() -> None:
     """Sign the ledger's current head now."""
-    try:
-        key = keys.load_private_key(settings().ledger_key)
-    except keys.LedgerKeyError as error:
-        raise click.ClickException(str(error)) from None
+    key = _private_key()
     with database().transaction() as session:
         signed = checkpoints.create(session, key, clock.now())
         click.echo(f"checkpoint signed up to {signed.seq}" if signed else "nothing new to sign")
@@ -387,18 +385,21 @@ def ledger_checkpoint() -> None:
 @ledger_group.command("public-key")
 def ledger_public_key() -> None:
     """Print the public key that verifies checkpoints and exports."""
+    click.echo(keys.public_pem(_private_key().public_key()), nl=False)
+
+
+def _private_key() -> Ed25519PrivateKey:
     try:
-        key = keys.load_private_key(settings().ledger_key)
+        return keys.load_private_key(settings().ledger_key)
     except keys.LedgerKeyError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(keys.public_pem(key.public_key()), nl=False)
 
 
-def _public_key_from(path: Path | None) -> keys.Ed25519PublicKey:
+def _public_key_from(path: Path | None) -> Ed25519PublicKey:
+    if path is None:
+        return _private_key().public_key()
     try:
-        if path is not None:
-            return keys.load_public_key(path.read_bytes(), str(path))
-        return keys.load_private_key(settings().ledger_key).public_key()
+        return keys.load_public_key(path.read_bytes(), str(path))
     except (OSError, keys.LedgerKeyError) as error:
         raise click.ClickException(str(error)) from None
 

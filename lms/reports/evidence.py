@@ -137,14 +137,18 @@ def evidence_pdf(record: PersonRecord, generated_at: datetime) -> bytes:
     return bytes(pdf.output())
 
 
+def _section_page(pdf: FPDF, title: str, record: PersonRecord) -> None:
+    pdf.add_page()
+    _heading(pdf, title)
+    _line(pdf, "Person", f"{record.user.full_name} <{record.user.email}>")
+
+
 def _live_sessions_page(pdf: FPDF, record: PersonRecord) -> None:
     """Courses completed by attending an instructor-led session (not signed in the app)."""
     attended = [c for c in record.cycles if c.live_seat is not None and c.attestation is None]
     if not attended:
         return
-    pdf.add_page()
-    _heading(pdf, "Completed at live sessions")
-    _line(pdf, "Person", f"{record.user.full_name} <{record.user.email}>")
+    _section_page(pdf, "Completed at live sessions", record)
     for cycle in attended:
         seat = cycle.live_seat
         assert seat is not None  # noqa: S101 - filtered above
@@ -162,9 +166,7 @@ def _exemptions_page(pdf: FPDF, record: PersonRecord) -> None:
     exempt = [c for c in record.cycles if c.status == Status.EXEMPT and c.exemptions]
     if not exempt:
         return
-    pdf.add_page()
-    _heading(pdf, "Exemptions (not completions)")
-    _line(pdf, "Person", f"{record.user.full_name} <{record.user.email}>")
+    _section_page(pdf, "Exemptions (not completions)", record)
     for cycle in exempt:
         exemption = cycle.exemptions[0]
         pdf.ln(3)

@@ -344,20 +344,27 @@ def submit_attempt(
     if getattr(claimed, "rowcount", 0) != 1:
         raise QuizAlreadySubmitted("This attempt was already submitted")
     session.refresh(attempt)
-    ledger.append(
-        session,
-        attempt.assignment.user_id,
-        ledger.Record(
-            kind=ledger.Kind.QUIZ_RESULT,
-            record=f"attempt:{attempt.id}",
-            course_key=definition.key,
-            version_sha256=definition.sha256,
-            language=attempt.language,
-            score=result.score_percent,
-        ),
-        now,
-    )
+    _record_attempt_in_ledger(session, attempt, now)
     return attempt
+
+
+def _record_attempt_in_ledger(
+    session: Session,
+    attempt: QuizAttempt,
+    at: datetime,
+    source: ledger.Source = ledger.Source.APP,
+) -> None:
+    definition = attempt.assignment.course_version.definition
+    record = ledger.Record(
+        kind=ledger.Kind.QUIZ_RESULT,
+        record=f"attempt:{attempt.id}",
+        course_key=definition.key,
+        version_sha256=definition.sha256,
+        language=attempt.language,
+        score=attempt.score_percent,
+        source=source,
+    )
+    ledger.append(session, attempt.assignment.user_id, record, at)
 
 
 # --- attestation ----------------------------------------------------------------------------
@@ -499,16 +506,6 @@ def backfill_ledger(session: Session) -> int:
     for at, _, item in sorted(history, key=lambda event: (event[0], event[1], event[2].id)):
         if isinstance(item, Attestation):
             _record_in_ledger(session, item, at, source=ledger.Source.BACKFILL)
-            continue
-        definition = item.assignment.course_version.definition
-        record = ledger.Record(
-            kind=ledger.Kind.QUIZ_RESULT,
-            record=f"attempt:{item.id}",
-            course_key=definition.key,
-            version_sha256=definition.sha256,
-            language=item.language,
-            score=item.score_percent,
-            source=ledger.Source.BACKFILL,
-        )
-        ledger.append(session, item.assignment.user_id, record, at)
+        else:
+            _record_attempt_in_ledger(session, item, at, source=ledger.Source.BACKFILL)
     return ledger.head(session)[0]

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from lms.audit.models import AuditEvent
 from lms.evidence.models import LedgerEntry
 from lms.reports import queries
+from lms.reports.evidence import evidence_json, evidence_pdf
 from lms.reports.queries import Status
-from lms.training import live_sessions, service
+from lms.training import exemptions, live_sessions, service
 from lms.training.models import Assignment, LiveSession, ModuleView
 from tests.company import Company
 from tests.unit.training.conftest import Learner
@@ -154,3 +155,28 @@ def test_signing_after_a_live_session_keeps_its_completion_date(
     learner.sign()
     cycle = crm_cycle(session, company.a2.id)
     assert cycle.completed_at == live.starts_at + timedelta(minutes=90)
+
+
+def test_the_evidence_pack_says_live_session_and_exempt(
+    session: Session, company: Company, now: datetime
+) -> None:
+    live = schedule(session, company, now)
+    live_sessions.sign_up(session, live, company.a2, now)
+    after = live.starts_at + timedelta(hours=2)
+    live_sessions.record_attendance(session, live, {company.a2.id}, actor_id=None, now=after)
+    basics = next(
+        a for a, key in exemptions.exemptable_cycles(session, company.a2) if key == "basics"
+    )
+    exemptions.grant(
+        session, company.a2, basics.id, reason="CIPP/E", expires_on=None, actor_id=None, now=after
+    )
+    record = queries.person_record(
+        session, company.hr, company.a2.id, after.date(), organisation=True
+    )
+    assert record is not None
+    courses = {c["course"]: c for c in evidence_json(record, after)["courses"]}
+    assert courses["crm"]["completed_via"] == "live_session"
+    assert courses["crm"]["live_session"]["instructor"] == "Ingrid Instructor"
+    assert courses["basics"]["status"] == "exempt"
+    assert courses["basics"]["exemptions"][0]["reason"] == "CIPP/E"
+    assert evidence_pdf(record, after).startswith(b"%PDF")
