@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -47,7 +47,6 @@ from lms.people.service import (
     deactivate,
     department_for_name,
     email_problem,
-    end_all_logins,
     normalise_email,
     normalise_name,
     reactivate,
@@ -56,6 +55,7 @@ from lms.people.service import (
 from lms.training.cycles import assign_courses
 
 NORWEGIAN = ("nb", "nn", "no")
+ToResource = Callable[[Any], Resource[Any]]  # a row (User or Department) as a SCIM resource
 SCAN_CHUNK = 500  # rows per query when a filter has to be evaluated outside the database
 
 
@@ -312,7 +312,7 @@ class VernScimStorage(ScimStorage):
         search_request: SearchRequest[Any],
         query: Select[Any],
         sql: filters.SqlFilter,
-        resource: Any,
+        resource: ToResource,
     ) -> SearchPage:
         entity = query.column_descriptions[0]["entity"]
         start = search_request.start_index_0 or 0
@@ -332,7 +332,7 @@ class VernScimStorage(ScimStorage):
         return SearchPage(total, [resource(row) for row in self.session.scalars(page)])
 
     def _scan(
-        self, query: Select[Any], search_request: SearchRequest[Any], resource: Any
+        self, query: Select[Any], search_request: SearchRequest[Any], resource: ToResource
     ) -> SearchPage:
         """Evaluate a filter SQL cannot express on every row, a chunk at a time."""
         scim_filter = search_request.filter
@@ -506,8 +506,7 @@ class VernScimStorage(ScimStorage):
             self._audit("scim.user.update", user.id, changes=changes)
 
     def _delete_user(self, user: User) -> None:
-        deactivate(self.session, user, self.now)
-        end_all_logins(self.session, user, self.now)
+        deactivate(self.session, user, self.now)  # ends every login too
         self._audit(
             "scim.user.delete",
             user.id,
