@@ -28,7 +28,7 @@ from lms.integrations.webhooks import BadEndpoint
 from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
-from lms.training.service import backfill_ledger
+from lms.training.service import backfill_ledger, records_missing_from_ledger
 
 
 @click.group("lms", cls=AppGroup)
@@ -419,8 +419,16 @@ def ledger_verify(public_key_path: Path | None) -> None:
         total = ledger.head(session)[0]
         with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
             result = checkpoints.verify(session, public_key, bar.update)
-    if result.problem is not None:
-        click.echo(f"ledger NOT intact: {result.problem}", err=True)
+        missing = records_missing_from_ledger(session)
+    problem = result.problem
+    if problem is None and missing:
+        problem = ledger.Problem(
+            result.entries + 1,
+            f"missing: {missing} quiz results or signatures recorded since the ledger "
+            f"began have no entry, so entries after {result.entries} were removed",
+        )
+    if problem is not None:
+        click.echo(f"ledger NOT intact: {problem}", err=True)
         sys.exit(1)
     click.echo(f"ledger intact: {result.entries} entries, {result.checkpoints} checkpoints")
 

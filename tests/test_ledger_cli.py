@@ -50,13 +50,19 @@ def test_init_makes_a_private_key_enters_history_and_signs(
     assert run(app, "init", "--if-missing")[0] == 0
 
 
-def _forget_ledger(session: Session) -> None:
+def _without_guards(session: Session) -> None:
+    """Lift the append-only triggers, as someone with full database access could."""
     if session.get_bind().dialect.name == "sqlite":
         session.execute(text("DROP TRIGGER ledger_entries_no_delete"))
+        session.execute(text("DROP TRIGGER ledger_entries_no_update"))
     else:
         session.execute(
             text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
         )
+
+
+def _forget_ledger(session: Session) -> None:
+    _without_guards(session)
     session.execute(text("DELETE FROM ledger_entries"))
 
 
@@ -72,12 +78,7 @@ def test_verify_passes_then_names_the_entry_someone_changed(
     assert code == 0, output
     assert "ledger intact: 3 entries, 1 checkpoints" in output
 
-    if session.get_bind().dialect.name == "sqlite":
-        session.execute(text("DROP TRIGGER ledger_entries_no_update"))
-    else:
-        session.execute(
-            text("ALTER TABLE ledger_entries DISABLE TRIGGER ledger_entries_append_only")
-        )
+    _without_guards(session)
     session.execute(text("UPDATE ledger_entries SET language = 'nb' WHERE seq = 2"))
     session.commit()
     code, output = run(app, "verify")
@@ -106,3 +107,21 @@ def test_checkpoint_and_public_key_need_the_key(app: Flask) -> None:
     code, output = run(app, "checkpoint")
     assert (code, output.strip()) == (0, "nothing new to sign")
     assert "BEGIN PUBLIC KEY" in run(app, "public-key")[1]
+
+
+def test_a_tail_cut_after_the_last_checkpoint_is_caught_by_the_records_it_leaves_behind(
+    app: Flask, session: Session, learner: Learner
+) -> None:
+    learner.pass_quiz()
+    session.commit()
+    assert run(app, "init")[0] == 0  # signs entry 1
+    learner.sign()  # entries 2 and 3, not yet signed by a checkpoint
+    session.commit()
+    _without_guards(session)
+    session.execute(text("DELETE FROM ledger_personal WHERE seq >= 2"))
+    session.execute(text("DELETE FROM ledger_entries WHERE seq >= 2"))
+    session.commit()
+    code, output = run(app, "verify")
+    assert code == 1
+    assert "sequence 2: missing" in output
+    assert "1 quiz results or signatures" in output

@@ -83,7 +83,7 @@ def verify(
         elif checkpoint.seq > good and problem is None:
             problem = Problem(
                 good + 1,
-                f"is missing: the ledger ends at {good}, but checkpoint {checkpoint.id} "
+                f"missing: the ledger ends at {good}, but checkpoint {checkpoint.id} "
                 f"signed entries up to {checkpoint.seq}",
             )
         elif checkpoint.seq in hashes and hashes[checkpoint.seq] != checkpoint.head_hash:

@@ -207,7 +207,7 @@ def verify_chain(
     for row in entry_rows(session):
         seq, stored_prev, stored_hash = row[0], row[-2], row[-1]
         if seq != expected_seq:
-            problem = Problem(expected_seq, f"is missing (the next entry is {seq})")
+            problem = Problem(expected_seq, f"missing (the next entry is {seq})")
             return expected_seq - 1, marked, problem
         if stored_prev != previous:
             return seq - 1, marked, Problem(seq, "does not follow the entry before it")

@@ -6,15 +6,17 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, cast
+from typing import Any
+from typing import cast as typing_cast
 
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import String, cast, exists, func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.evidence import ledger
+from lms.evidence.models import LedgerEntry
 from lms.people.models import User
 from lms.training import rules
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
@@ -500,7 +502,7 @@ def backfill_ledger(session: Session) -> int:
         raise ValueError("the ledger already has entries; history can only go into an empty one")
     attempts = session.scalars(select(QuizAttempt).where(QuizAttempt.submitted_at.is_not(None)))
     history: list[tuple[datetime, int, QuizAttempt | Attestation]] = [
-        (cast(datetime, attempt.submitted_at), 0, attempt) for attempt in attempts
+        (typing_cast(datetime, attempt.submitted_at), 0, attempt) for attempt in attempts
     ]
     history += [(a.signed_at, 1, a) for a in session.scalars(select(Attestation))]
     for at, _, item in sorted(history, key=lambda event: (event[0], event[1], event[2].id)):
@@ -509,3 +511,25 @@ def backfill_ledger(session: Session) -> int:
         else:
             _record_attempt_in_ledger(session, item, at, source=ledger.Source.BACKFILL)
     return ledger.head(session)[0]
+
+
+def records_missing_from_ledger(session: Session) -> int:
+    """Quiz results and signatures recorded since the ledger began that have no entry in it.
+
+    The chain and its checkpoints cannot show entries cut off after the last checkpoint; the
+    records those entries were about still exist, so their absence shows it."""
+    first = session.scalar(select(LedgerEntry.at).where(LedgerEntry.seq == 1))
+    if first is None:
+        return 0
+    since = datetime.fromisoformat(first.replace("Z", "+00:00"))
+
+    def entry_for(prefix: str, column: Any) -> Any:
+        return exists().where(LedgerEntry.record == literal(prefix, String) + cast(column, String))
+
+    attempts = select(func.count()).where(
+        QuizAttempt.submitted_at >= since, ~entry_for("attempt:", QuizAttempt.id)
+    )
+    signatures = select(func.count()).where(
+        Attestation.signed_at >= since, ~entry_for("attestation:", Attestation.id)
+    )
+    return (session.scalar(attempts) or 0) + (session.scalar(signatures) or 0)
