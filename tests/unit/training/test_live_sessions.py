@@ -88,6 +88,10 @@ def test_attending_completes_the_course_credits_modules_and_enters_the_ledger(
         select(AuditEvent).where(AuditEvent.action == "live_session.attendance")
     ).one()
     assert event.actor_id == company.hr.id
+    scheduled = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "live_session.schedule")
+    ).one()
+    assert (scheduled.actor_id, scheduled.detail["course"]) == (company.hr.id, "crm")
 
 
 def test_only_people_who_came_are_credited(
@@ -111,6 +115,12 @@ def test_a_full_session_takes_nobody_more_and_a_seat_can_be_given_up(
         live_sessions.sign_up(session, live, company.lead_a, now)
     assert live_sessions.cancel_seat(session, live, company.a2, now)
     live_sessions.sign_up(session, live, company.lead_a, now)
+    live_sessions.cancel_session(session, live, actor_id=company.hr.id, now=now)
+    cancelled = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "live_session.cancel")
+    ).one()
+    assert cancelled.detail["live_session_id"] == live.id
+    assert [line for line, _ in live_sessions.open_to(session, company.lead_a, now)] == []
 
 
 def test_someone_without_the_course_cannot_sign_up(
