@@ -3,20 +3,24 @@ the settings in force and a test mail; and the manager's nudge."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from lms import clock
 from lms.audit.service import record
 from lms.catalog.definition import ReminderPolicy
 from lms.catalog.service import current_courses
+from lms.clock import iso_utc
 from lms.evidence import checkpoints, keys, ledger
 from lms.extensions import db_session, local_path, settings
 from lms.people.access import role_required
@@ -30,6 +34,7 @@ from lms.training.forms import CsrfOnlyForm
 from lms.training.models import Assignment
 
 bp = Blueprint("reminders", __name__)
+log = logging.getLogger(__name__)
 
 
 @bp.route("/admin/outbox")
@@ -213,3 +218,37 @@ def send_test_mail() -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("reminders.settings_page"))
+
+
+SCHEDULER_STALE_AFTER = timedelta(minutes=5)  # the send job starts every minute
+
+
+def _scheduler_status(age_seconds: float | None) -> str:
+    if age_seconds is None:
+        return "never"
+    return "ok" if age_seconds <= SCHEDULER_STALE_AFTER.total_seconds() else "stale"
+
+
+@bp.route("/healthz")
+def healthz() -> ResponseReturnValue:
+    """For the load balancer: 503 when the database cannot be reached (take this web process
+    out); the scheduler's last heartbeat is reported, but a stale one keeps the web up."""
+    try:
+        # max() keeps the column's type: an aware UTC datetime on both databases.
+        last = db_session().scalar(select(func.max(JobState.last_started_at)))
+    except SQLAlchemyError:
+        log.exception("health check: the database cannot be reached")
+        down = {"status": "down", "database": "unreachable", "scheduler": None}
+        return jsonify(down), 503, {"Cache-Control": "no-store"}
+    age = (clock.now() - last).total_seconds() if last else None
+    scheduler = _scheduler_status(age)
+    body: dict[str, Any] = {
+        "status": "ok" if scheduler == "ok" else "degraded",
+        "database": "ok",
+        "scheduler": {
+            "status": scheduler,
+            "last_run_at": iso_utc(last) if last else None,
+            "age_seconds": round(age) if age is not None else None,
+        },
+    }
+    return jsonify(body), 200, {"Cache-Control": "no-store"}

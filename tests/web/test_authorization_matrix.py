@@ -186,6 +186,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "integrations.add_webhook": (LOGIN, 403, 403, 403, 403, 403, 400),
     "integrations.remove_webhook": (LOGIN, 403, 403, 403, 403, 403, 302),
     "reminders.outbox_status": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "reminders.healthz": (200, 200, 200, 200, 200, 200, 200),  # for the load balancer
     "reminders.retry": (LOGIN, 403, 403, 403, 403, 403, 302),
     "reminders.sweep_now": (LOGIN, 403, 403, 403, 403, 403, 302),
     "reminders.settings_page": (LOGIN, 403, 403, 403, 403, 403, 200),
