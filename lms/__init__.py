@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask, Response, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lms import clock
 from lms.config import PROJECT_ROOT, Settings, development_secret_key
@@ -44,6 +45,9 @@ def create_app(
         instance_path=str(settings.instance_path),
     )
     _configure(app, settings)
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     app.jinja_env.add_extension("jinja2.ext.do")
     app.extensions["lms.settings"] = settings
     app.extensions["lms.db"] = database or Database(settings.database_url)

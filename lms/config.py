@@ -77,6 +77,9 @@ class Settings:
     # how often the scheduler signs one, and how long a leaver's records keep their personal
     # data (six years by default: the Norwegian limitation period for claims is three to ten).
     ledger_key_path: Path | None = None
+    # Reverse proxies in front of Vern whose X-Forwarded-For/-Proto/-Host to believe (0: none,
+    # so a client cannot fake its address for the login throttle or the audit trail).
+    trusted_proxies: int = 0
     checkpoint_minutes: int = 60
     retention_days: int = 6 * 365 + 2
 
@@ -130,6 +133,7 @@ class Settings:
             if env.get("LMS_LEDGER_KEY_PATH")
             else None,
             checkpoint_minutes=_int(env, "LMS_CHECKPOINT_MINUTES", 60),
+            trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0),
             retention_days=_int(env, "LMS_RETENTION_DAYS", 6 * 365 + 2),
         )
         return settings.validated()
@@ -154,6 +158,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"LMS_{name.upper()} must be at least 1")
+        if self.trusted_proxies < 0:
+            raise ConfigError("LMS_TRUSTED_PROXIES must be 0 (no proxy) or more")
         if self.default_locale not in self.languages:
             raise ConfigError(f"LMS_DEFAULT_LOCALE must be one of {', '.join(self.languages)}")
         if self.is_production and len(self.secret_key) < 32:

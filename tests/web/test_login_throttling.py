@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lms import clock
+from lms import clock, create_app
 from lms.config import Settings
 from lms.db import Database
 from lms.people.models import LoginFailure, User
@@ -105,3 +105,26 @@ def test_the_sweep_forgets_failures_outside_the_window(
         sweep_in(session, settings, at[0] + timedelta(minutes=6))
     with database.transaction() as session:
         assert session.scalar(select(func.count()).select_from(LoginFailure)) == 1
+
+
+@pytest.mark.parametrize(("proxies", "recorded"), [(0, "10.0.0.2"), (1, "203.0.113.9")])
+def test_the_client_address_comes_from_a_proxy_only_when_it_is_trusted(
+    settings: Settings, database: Database, session: Session, proxies: int, recorded: str
+) -> None:
+    """LMS_TRUSTED_PROXIES=1 behind one reverse proxy; by default X-Forwarded-For is ignored,
+    so a client cannot pick the address the throttle and the audit trail see."""
+    client = create_app(
+        settings.with_overrides(trusted_proxies=proxies), database=database
+    ).test_client()
+    page = client.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "email": "x@example.test",
+            "password": "wrong",
+        },
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
+    assert session.scalars(select(LoginFailure.ip)).all() == [recorded]
