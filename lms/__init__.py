@@ -38,6 +38,8 @@ def create_app(
     """Build the web app; starts no scheduler and runs no migrations."""
     install_safe_log_records()
     settings = settings or Settings.from_env()
+    if settings.clock_file is not None:
+        clock.set_source(clock.file_source(settings.clock_file))
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),

@@ -80,6 +80,10 @@ class Settings:
     # Reverse proxies in front of Vern whose X-Forwarded-For/-Proto/-Host to believe (0: none,
     # so a client cannot fake its address for the login throttle or the audit trail).
     trusted_proxies: int = 0
+    # Testing only: a file holding the current time (shared by processes in a simulation) and
+    # a scheduler that runs its interval jobs every this many seconds.
+    clock_file: Path | None = None
+    tick_seconds: int | None = None
     checkpoint_minutes: int = 60
     retention_days: int = 6 * 365 + 2
 
@@ -134,6 +138,8 @@ class Settings:
             else None,
             checkpoint_minutes=_int(env, "LMS_CHECKPOINT_MINUTES", 60),
             trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0),
+            clock_file=Path(env["LMS_CLOCK_FILE"]) if env.get("LMS_CLOCK_FILE") else None,
+            tick_seconds=_optional_int(env, "LMS_TICK_SECONDS"),
             retention_days=_int(env, "LMS_RETENTION_DAYS", 6 * 365 + 2),
         )
         return settings.validated()
@@ -158,6 +164,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(f"LMS_{name.upper()} must be at least 1")
+        if (self.clock_file or self.tick_seconds) and self.env != "testing":
+            raise ConfigError("LMS_CLOCK_FILE and LMS_TICK_SECONDS are for LMS_ENV=testing only")
         if self.trusted_proxies < 0:
             raise ConfigError("LMS_TRUSTED_PROXIES must be 0 (no proxy) or more")
         if self.default_locale not in self.languages:

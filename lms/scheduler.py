@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
@@ -15,7 +16,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 
-from lms import clock
 from lms.config import Settings
 from lms.evidence import jobs as evidence_jobs
 from lms.integrations import webhooks
@@ -41,24 +41,31 @@ def build_scheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 15 * 60},
     )
-    now = clock.now()
+    # APScheduler keeps real time; the jobs read lms.clock themselves (a simulation moves it).
+    now = datetime.now(UTC)
+
+    def every(**interval: int) -> IntervalTrigger:
+        if settings.tick_seconds:  # testing: every interval job on one fast tick
+            return IntervalTrigger(seconds=settings.tick_seconds)
+        return IntervalTrigger(**interval)
+
     scheduler.add_job(
         run_job,
-        IntervalTrigger(minutes=settings.sweep_minutes),
+        every(minutes=settings.sweep_minutes),
         args=[app, "sweep"],
         id="sweep",
         next_run_time=now,
     )
     scheduler.add_job(
         run_job,
-        IntervalTrigger(seconds=settings.send_seconds),
+        every(seconds=settings.send_seconds),
         args=[app, "send", stopping.is_set],
         id="send",
         next_run_time=now,
     )
     scheduler.add_job(
         run_job,
-        IntervalTrigger(seconds=settings.send_seconds),
+        every(seconds=settings.send_seconds),
         args=[app, "webhooks", stopping.is_set, MORE_JOBS],
         id="webhooks",
         name="webhooks",
@@ -66,7 +73,7 @@ def build_scheduler(
     )
     scheduler.add_job(
         run_job,
-        IntervalTrigger(minutes=settings.sweep_minutes),
+        every(minutes=settings.sweep_minutes),
         args=[app, "tallies"],
         id="tallies",
         name="tallies",
@@ -74,7 +81,7 @@ def build_scheduler(
     )
     scheduler.add_job(
         run_job,
-        IntervalTrigger(minutes=settings.checkpoint_minutes),
+        every(minutes=settings.checkpoint_minutes),
         args=[app, "checkpoint", stopping.is_set, MORE_JOBS],
         id="checkpoint",
         name="checkpoint",

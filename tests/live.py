@@ -19,7 +19,9 @@ from tests.smtp import free_port
 
 
 @contextmanager
-def gunicorn(database_url: str, instance: Path, courses: Path) -> Iterator[str]:
+def gunicorn(
+    database_url: str, instance: Path, courses: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
     """Serve Vern on `database_url`; yields the base URL, stops the server afterwards."""
     port = free_port()
     instance.mkdir(parents=True, exist_ok=True)
@@ -32,6 +34,7 @@ def gunicorn(database_url: str, instance: Path, courses: Path) -> Iterator[str]:
         "LMS_DATABASE_URL": database_url,
         "LMS_INSTANCE_PATH": str(instance),
         "LMS_COURSES_PATH": str(courses),
+        **(extra_env or {}),
     }
     with log_path.open("wb") as log:  # the server keeps its own copy of the descriptor
         server = subprocess.Popen(  # noqa: S603
@@ -74,3 +77,35 @@ def _wait_until_serving(server: subprocess.Popen[bytes], url: str, log_path: Pat
         except OSError:
             time.sleep(0.1)
     pytest.fail("gunicorn did not start serving within 30 s")
+
+
+@contextmanager
+def scheduler(
+    database_url: str, instance: Path, courses: Path, extra_env: dict[str, str]
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`flask --app app lms scheduler` in its own process; stopped (SIGTERM) afterwards if it
+    is still running. The test may kill it first."""
+    instance.mkdir(parents=True, exist_ok=True)
+    environment = {
+        **os.environ,
+        "LMS_ENV": "testing",
+        "LMS_SECRET_KEY": "live-" + "s" * 40,
+        "LMS_DATABASE_URL": database_url,
+        "LMS_INSTANCE_PATH": str(instance),
+        "LMS_COURSES_PATH": str(courses),
+        **extra_env,
+    }
+    with (instance / "scheduler.log").open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "flask", "--app", "app", "lms", "scheduler"],
+            cwd=PROJECT_ROOT,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=60)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from lms.clock import file_source
 from lms.config import ConfigError, Settings
 
 
@@ -62,3 +65,22 @@ def test_login_throttling_limits_are_read_and_must_be_positive() -> None:
     assert (settings.login_account_failures, settings.login_window_minutes) == (3, 30)
     with pytest.raises(ConfigError, match="LMS_LOGIN_ADDRESS_FAILURES must be at least 1"):
         Settings.from_env({"LMS_LOGIN_ADDRESS_FAILURES": "0"})
+
+
+@pytest.mark.parametrize("variable", ["LMS_CLOCK_FILE", "LMS_TICK_SECONDS"])
+def test_the_simulation_knobs_are_refused_outside_testing(variable: str) -> None:
+    environ = {"LMS_ENV": "production", "LMS_SECRET_KEY": "k" * 40, variable: "1"}
+    with pytest.raises(ConfigError, match="testing only"):
+        Settings.from_env(environ)
+    testing = Settings.from_env({"LMS_ENV": "testing", variable: "1"})
+    assert testing.clock_file or testing.tick_seconds
+
+
+def test_a_clock_file_is_read_again_when_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "clock.txt"
+    path.write_text("2026-03-02T08:00:00+00:00")
+    now = file_source(path)
+    assert now() == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    path.write_text("2026-04-01T08:00:00+00:00")
+    os.utime(path, ns=(1, 10**18))  # a new modification time, whatever the file system's grain
+    assert now() == datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
