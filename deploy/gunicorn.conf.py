@@ -14,7 +14,9 @@ worker_class = "gthread"
 timeout = 60  # the organisation's CSV export streams; nothing else comes near this
 graceful_timeout = 30  # SIGTERM: requests in flight finish, new ones go to the other hosts
 keepalive = 5
-max_requests = 5000  # recycle workers now and then; memory never creeps
+# Recycle workers now and then so memory never creeps (0: never; the benchmarks use that,
+# since a recycled worker drops its kept-alive connections mid-measurement).
+max_requests = int(os.environ.get("VERN_MAX_REQUESTS", 5000))
 max_requests_jitter = 500
 accesslog = "-"
 errorlog = "-"

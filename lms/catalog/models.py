@@ -37,7 +37,9 @@ class CourseVersion(AppendOnly, Base):
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
     minor: Mapped[bool] = mapped_column(Boolean, default=False)
-    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Deferred: every page that shows a course reads its version row, but the parsed course
+    # is cached per process (below), so the JSON is only loaded and parsed on a cache miss.
+    content: Mapped[dict[str, Any]] = mapped_column(JSON, deferred=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     course: Mapped[Course] = relationship(foreign_keys=[course_id])

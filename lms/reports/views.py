@@ -49,6 +49,7 @@ from lms.training.forms import CsrfOnlyForm
 bp = Blueprint("reports", __name__)
 log = logging.getLogger(__name__)
 ORGANISATION = (Role.HR, Role.AUDITOR, Role.ADMIN)
+TEAM_PAGE_SIZE = 50
 
 
 def _viewer() -> User:
@@ -119,11 +120,19 @@ def team() -> ResponseReturnValue:
     _require_manager()
     form, filters, valid = _team_filters()
     view = queries.team_view(db_session(), _viewer(), clock.now().date(), filters)
-    _audit("view.team_dashboard", people=len(view.rows))
+    # The matrix shows a page at a time: hundreds of people × courses in one page is neither
+    # readable nor quick; the cards, the chart and the CSV cover the whole line.
+    pages = max(1, -(-len(view.rows) // TEAM_PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    shown = view.rows[(page - 1) * TEAM_PAGE_SIZE : page * TEAM_PAGE_SIZE]
+    _audit("view.team_dashboard", people=len(view.rows), shown=len(shown), page=page)
     return render_template(
         "reports/team.html",
         form=form,
         view=view,
+        rows=shown,
+        page=page,
+        pages=pages,
         valid=valid,
         nudge_form=CsrfOnlyForm(),
         statuses=Status,

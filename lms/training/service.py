@@ -11,7 +11,7 @@ from typing import cast as typing_cast
 
 from sqlalchemy import String, cast, exists, func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer, joinedload
 
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
@@ -117,6 +117,7 @@ def _latest_assignments(session: Session, user: User) -> list[Assignment]:
             )
             .where(Assignment.user_id == user.id)
             .order_by(Assignment.due_on, Assignment.id)
+            .options(joinedload(Assignment.course_version))  # one query, not one per course
         )
     )
 
@@ -134,7 +135,11 @@ def _progress_for(
         views[assignment_id].add(slug)
     attempts: dict[int, list[QuizAttempt]] = {i: [] for i in ids}
     for attempt in session.scalars(
-        select(QuizAttempt).where(QuizAttempt.assignment_id.in_(ids)).order_by(QuizAttempt.number)
+        select(QuizAttempt)
+        .where(QuizAttempt.assignment_id.in_(ids))
+        .order_by(QuizAttempt.number)
+        # what was served and answered is for the attempt's own page, not for a progress line
+        .options(defer(QuizAttempt.served), defer(QuizAttempt.answers))
     ):
         attempts[attempt.assignment_id].append(attempt)
     attestations = {

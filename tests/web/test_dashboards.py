@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 from lms.audit.models import AuditEvent
 from lms.people.models import User
 from lms.reminders.models import OutboxMessage
+from lms.training.cycles import assign_courses
 from lms.training.models import Assignment
+from tests import factories
 from tests.company import Company
 from tests.conftest import Auth
 from tests.factories import PASSWORD
@@ -257,3 +259,20 @@ def test_form_errors_on_norwegian_pages_are_in_norwegian(
     html = client.get("/hr/onboarding?days=abc").get_data(as_text=True)
     assert "Not a valid" not in html
     assert 'class="error-message"' in html
+
+
+def test_a_large_reporting_line_is_shown_a_page_of_fifty_at_a_time(
+    client: FlaskClient, session: Session, company: Company
+) -> None:
+    for n in range(60):
+        factories.user(session, company.start, name=f"Zed Report{n:02d}", manager=company.lead_b)
+    assign_courses(session, company.start)
+    session.commit()
+    _as(client, company.lead_b)
+    first = client.get("/team").get_data(as_text=True)
+    assert "Page 1 of 2" in first
+    second = client.get("/team?page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second
+    shown = first.count('href="/team/people/') + second.count('href="/team/people/')
+    assert shown == 61  # Bea and the 60 new reports, each exactly once
+    assert "Page 2 of 2" in client.get("/team?page=99").get_data(as_text=True)
