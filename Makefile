@@ -46,6 +46,7 @@ test: $(VENV)/.installed-dev translations
 bench: $(VENV)/.installed-dev translations
 	$(BIN)/python -m bench.run --write docs/performance.md $(BENCH_ARGS)
 	$(BIN)/python -m bench.ledger --write docs/performance.md
+	$(BIN)/python -m bench.http --write docs/performance.md  # needs wrk (apt-get install wrk)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check lms tests app.py migrations bench

@@ -18,6 +18,20 @@ from lms.config import PROJECT_ROOT
 from tests.smtp import free_port
 
 
+def _environment(
+    database_url: str, instance: Path, courses: Path, extra_env: dict[str, str]
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LMS_ENV": "testing",
+        "LMS_SECRET_KEY": "live-" + "s" * 40,
+        "LMS_DATABASE_URL": database_url,
+        "LMS_INSTANCE_PATH": str(instance),
+        "LMS_COURSES_PATH": str(courses),
+        **extra_env,
+    }
+
+
 @contextmanager
 def gunicorn(
     database_url: str, instance: Path, courses: Path, extra_env: dict[str, str] | None = None
@@ -27,15 +41,7 @@ def gunicorn(
     instance.mkdir(parents=True, exist_ok=True)
     # A file, not a pipe: a pipe nobody reads fills up and blocks the server's logging.
     log_path = instance / "gunicorn.log"
-    environment = {
-        **os.environ,
-        "LMS_ENV": "testing",
-        "LMS_SECRET_KEY": "live-" + "s" * 40,
-        "LMS_DATABASE_URL": database_url,
-        "LMS_INSTANCE_PATH": str(instance),
-        "LMS_COURSES_PATH": str(courses),
-        **(extra_env or {}),
-    }
+    environment = _environment(database_url, instance, courses, extra_env or {})
     with log_path.open("wb") as log:  # the server keeps its own copy of the descriptor
         server = subprocess.Popen(  # noqa: S603
             [
@@ -86,15 +92,7 @@ def scheduler(
     """`flask --app app lms scheduler` in its own process; stopped (SIGTERM) afterwards if it
     is still running. The test may kill it first."""
     instance.mkdir(parents=True, exist_ok=True)
-    environment = {
-        **os.environ,
-        "LMS_ENV": "testing",
-        "LMS_SECRET_KEY": "live-" + "s" * 40,
-        "LMS_DATABASE_URL": database_url,
-        "LMS_INSTANCE_PATH": str(instance),
-        "LMS_COURSES_PATH": str(courses),
-        **extra_env,
-    }
+    environment = _environment(database_url, instance, courses, extra_env)
     with (instance / "scheduler.log").open("wb") as log:
         process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "flask", "--app", "app", "lms", "scheduler"],
