@@ -6,12 +6,15 @@ overdue), written with bulk inserts rather than through the services."""
 
 from __future__ import annotations
 
+import json
 import random
+import uuid
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
 
 from lms.catalog.definition import Audience, CourseDefinition
 from lms.catalog.loader import load_catalog
@@ -19,6 +22,8 @@ from lms.catalog.models import Course, CourseVersion
 from lms.catalog.service import sync_catalog
 from lms.config import PROJECT_ROOT
 from lms.db import Database
+from lms.evidence import ledger
+from lms.evidence.models import LedgerEntry, LedgerSubject
 from lms.people.models import Department, User
 from lms.training.models import Assignment, Attestation, QuizAttempt
 
@@ -35,6 +40,7 @@ DEPARTMENTS = [
     "management",
 ]
 TEAM_SIZE = 8
+NO_ANSWERS: dict[str, list[str]] = {}
 
 
 def curriculum(courses: int) -> list[CourseDefinition]:
@@ -49,6 +55,53 @@ def curriculum(courses: int) -> list[CourseDefinition]:
         n += 1
         result.append(replace(base, key=f"{base.key}-{n}", sha256=f"{n:064x}", audience=everyone))
     return result[:courses]
+
+
+def _insert(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Rows straight to the driver's executemany. SQLAlchemy's per-row parameter building
+    (the ORM's most of all) was most of the generation time; values are converted here the
+    way the column types would store them, once per distinct value."""
+    if not rows:
+        return
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    columns = list(rows[0])
+    placeholders = ", ".join(["?" if sqlite else "%s"] * len(columns))
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+    converters = [_converter(rows, column, sqlite) for column in columns]
+    for chunk in _chunks(rows):
+        values = [
+            tuple(convert(row[c]) for c, convert in zip(columns, converters, strict=True))
+            for row in chunk
+        ]
+        connection.exec_driver_sql(sql, values)  # type: ignore[arg-type]
+
+
+def _converter(rows: list[dict[str, Any]], column: str, sqlite: bool) -> Any:
+    sample = next((row[column] for row in rows if row[column] is not None), None)
+    cache: dict[Any, Any] = {None: None}
+
+    def remembered(convert: Any) -> Any:
+        def lookup(value: Any) -> Any:
+            # JSON values are the same few objects over and over: known by identity
+            key = id(value) if isinstance(value, dict | list) else value
+            if key not in cache:
+                cache[key] = convert(value)
+            return cache[key]
+
+        return lookup
+
+    if isinstance(sample, datetime) and sqlite:
+        return remembered(lambda v: v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"))
+    if isinstance(sample, date) and not isinstance(sample, datetime) and sqlite:
+        return remembered(lambda v: v.isoformat())
+    if isinstance(sample, dict | list):
+        if sqlite:
+            return remembered(json.dumps)
+        from psycopg.types.json import Json  # the postgres extra
+
+        return remembered(Json)
+    return lambda value: value
 
 
 def _chunks(rows: list[dict[str, Any]], size: int = 20_000) -> list[list[dict[str, Any]]]:
@@ -95,8 +148,7 @@ def generate(
             }
         )
     with database.transaction() as session:
-        for chunk in _chunks(users):
-            session.execute(insert(User), chunk)
+        _insert(session, User.__table__, users)
         versions = {
             course_id: version_id
             for course_id, version_id in session.execute(
@@ -131,8 +183,7 @@ def generate(
                 }
             )
     with database.transaction() as session:
-        for chunk in _chunks(rows):
-            session.execute(insert(Assignment), chunk)
+        _insert(session, Assignment.__table__, rows)
     if history:
         _history(database, rng)
 
@@ -168,7 +219,7 @@ def _history(database: Database, rng: random.Random) -> None:
                     "served": served,
                     "started_at": completed_at,
                     "submitted_at": completed_at,
-                    "answers": {},
+                    "answers": NO_ANSWERS,
                     "correct_count": 8 if passed else 5,
                     "score_percent": 100 if passed else 62,
                     "passed": passed,
@@ -198,10 +249,44 @@ def _history(database: Database, rng: random.Random) -> None:
             }
         )
     with database.transaction() as session:
-        for chunk in _chunks(attempts):
-            session.execute(insert(QuizAttempt), chunk)
-        for chunk in _chunks(attestations):
-            session.execute(insert(Attestation), chunk)
+        _insert(session, QuizAttempt.__table__, attempts)
+        _insert(session, Attestation.__table__, attestations)
+        _ledger(session, attestations)
+
+
+def _ledger(session: Session, attestations: list[dict[str, Any]]) -> None:
+    """One chained ledger entry per signature, in signing order, as the app appends them."""
+    refs = {
+        user_id: str(uuid.UUID(int=user_id)) for user_id in {a["user_id"] for a in attestations}
+    }
+    subjects = [
+        {"user_id": user_id, "ref": ref, "digest_key": f"{user_id:064x}", "created_at": bench_now()}
+        for user_id, ref in refs.items()
+    ]
+    _insert(session, LedgerSubject.__table__, subjects)
+    previous = ledger.GENESIS
+    entries = []
+    ordered = sorted(range(len(attestations)), key=lambda i: attestations[i]["signed_at"])
+    for seq, index in enumerate(ordered, start=1):
+        signed = attestations[index]
+        values: dict[str, Any] = {
+            "seq": seq,
+            "at": ledger.iso_at(signed["signed_at"]),
+            "kind": "attestation",
+            "person_ref": refs[signed["user_id"]],
+            "course_key": signed["course_key"],
+            "version_sha256": signed["version_sha256"],
+            "statement_sha256": signed["statement_sha256"],
+            "language": signed["language"],
+            "score": signed["score_percent"],
+            "source": "backfill",
+            "record": f"attestation:{index + 1}",
+            "personal_digest": None,
+            "prev_hash": previous,
+        }
+        values["hash"] = previous = ledger.entry_hash(tuple(values[f] for f in ledger.FIELDS))
+        entries.append(values)
+    _insert(session, LedgerEntry.__table__, entries)
 
 
 def bench_now() -> datetime:
