@@ -152,13 +152,19 @@ def test_bad_sessions_are_refused_and_nothing_is_written(
     assert session.scalar(select(func.count()).select_from(LiveSession)) == 0
 
 
-def test_signing_after_a_live_session_keeps_its_completion_date(
-    session: Session, company: Company, now: datetime
-) -> None:
+def attended(session: Session, company: Company, now: datetime) -> tuple[LiveSession, datetime]:
+    """Ari took a seat and came; returns the session and a moment after it."""
     live = schedule(session, company, now)
     live_sessions.sign_up(session, live, company.a2, now)
     after = live.starts_at + timedelta(hours=2)
     live_sessions.record_attendance(session, live, {company.a2.id}, actor_id=None, now=after)
+    return live, after
+
+
+def test_signing_after_a_live_session_keeps_its_completion_date(
+    session: Session, company: Company, now: datetime
+) -> None:
+    live, after = attended(session, company, now)
     definition = crm_cycle(session, company.a2.id).course_version.definition
     learner = Learner(session, company.a2, definition, after + timedelta(days=1))
     learner.pass_quiz()
@@ -170,10 +176,7 @@ def test_signing_after_a_live_session_keeps_its_completion_date(
 def test_the_evidence_pack_says_live_session_and_exempt(
     session: Session, company: Company, now: datetime
 ) -> None:
-    live = schedule(session, company, now)
-    live_sessions.sign_up(session, live, company.a2, now)
-    after = live.starts_at + timedelta(hours=2)
-    live_sessions.record_attendance(session, live, {company.a2.id}, actor_id=None, now=after)
+    live, after = attended(session, company, now)
     basics = next(
         a for a, key in exemptions.exemptable_cycles(session, company.a2) if key == "basics"
     )
