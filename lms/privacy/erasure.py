@@ -1,11 +1,12 @@
 """Erasing a leaver's personal data while their evidence keeps proving itself.
 
 What goes: their name, address and ids on the person record, the name they typed and the IP
-address and browser on their signatures, their logins, the addresses on mails sent to them,
-the details of audit events about them, and the key of their ledger digests (so no one can
-test a guess of what they typed against the chain). What stays: the ledger entries (a random
-reference, never their name), the course versions, scores and times. The chain still
-verifies, and the organisation's numbers still add up.
+address and browser on their signatures, their logins, their address wherever an outbox
+message carried it (webhooks; mail names people by id), the details of audit events about
+them, and the key of their ledger digests (so no one can test a guess of what they typed
+against the chain). What stays: the ledger entries (a random reference, never their name),
+the course versions, scores and times. The chain still verifies, and the organisation's
+numbers still add up.
 
 It runs for every leaver past the retention period (a daily job), or for one person when an
 admin asks; an active person is never erased."""
@@ -106,7 +107,8 @@ def _replaced(value: Any, old: str, new: str) -> Any:
 
 
 def _scrub_outbox(session: Session, old_email: str, new_email: str) -> None:
-    """Mails to them keep their place in the history, addressed to the pseudonym."""
+    """Messages that carried their address (webhooks to the HR system) keep their place in the
+    history, with the pseudonym instead."""
     pattern = "%" + old_email.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     mentioning = select(OutboxMessage).where(
         cast(OutboxMessage.payload, Text).like(pattern, escape="\\")

@@ -17,6 +17,7 @@ from lms.evidence import packs
 from lms.evidence.models import LedgerPersonal, LedgerSubject
 from lms.people.models import LoginSession, User
 from lms.reminders.models import OutboxMessage
+from lms.reminders.outbox import MAIL_KINDS
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
 
 FORMAT = "vern-my-data-1"
@@ -134,19 +135,22 @@ def _attestations(session: Session, user: User) -> list[dict[str, Any]]:
 
 
 def _mail(session: Session, user: User) -> list[dict[str, Any]]:
-    """Mails that named the person as a recipient (reminders, escalations about them go to
-    their manager and HR too, which their `to`/`cc` shows)."""
-    quoted = f'%"{user.email}"%'
-    messages = session.scalars(
+    """Mails that named the person as a recipient. Mail in the outbox names people by id;
+    the text search narrows the rows, the lists decide."""
+    candidates = session.scalars(
         select(OutboxMessage)
-        .where(cast(OutboxMessage.payload, Text).like(quoted))
+        .where(
+            OutboxMessage.kind.in_(MAIL_KINDS),
+            cast(OutboxMessage.payload, Text).like(f"%{user.id}%"),
+        )
         .order_by(OutboxMessage.id)
     )
     result = []
-    for message in messages:
-        recipients = [*message.payload.get("to", []), *message.payload.get("cc", [])]
-        if user.email not in recipients:
-            continue  # their address appeared somewhere else in the payload
+    for message in candidates:
+        to = message.payload.get("to") or [message.payload.get("manager_id")]  # a digest
+        cc = message.payload.get("cc", [])
+        if user.id not in to and user.id not in cc:
+            continue
         result.append(
             {
                 "kind": message.kind,
@@ -154,10 +158,7 @@ def _mail(session: Session, user: User) -> list[dict[str, Any]]:
                 "created_at": _utc(message.created_at),
                 "sent_at": _utc(message.sent_at),
                 "status": message.status,
-                "to": [
-                    address for address in message.payload.get("to", []) if address == user.email
-                ],
-                "you_in_copy": user.email in message.payload.get("cc", []),
+                "you_were": "recipient" if user.id in to else "in copy",
             }
         )
     return result

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from lms.audit.models import AuditEvent
 from lms.people.models import User
 from lms.people.service import deactivate
+from lms.reminders.outbox import enqueue
 from tests.company import Company
 from tests.conftest import Auth
 from tests.factories import PASSWORD
@@ -29,6 +30,16 @@ def test_my_data_holds_everything_about_me_and_nothing_about_others(
     client: FlaskClient, company: Company, session: Session
 ) -> None:
     me = company.a1
+    for key, to, cc in (
+        ("reminder:mine", [me.id], [company.lead_a.id]),  # to me, my manager in copy
+        ("reminder:copy", [company.a2.id], [me.id]),  # about my report, me in copy
+        ("reminder:theirs", [me.id * 10 + 1], []),  # someone whose id merely contains mine
+    ):
+        enqueue(
+            session, key=key, kind="reminder", payload={"to": to, "cc": cc, "stage": "due"},
+            now=company.start, domain="example.test",
+        )  # fmt: skip
+    session.commit()
     page = signed_in(client, me).get("/my-data")
     assert page.status_code == 200
     assert f"/my-data/{me.id}.json" in page.get_data(as_text=True)
@@ -42,6 +53,7 @@ def test_my_data_holds_everything_about_me_and_nothing_about_others(
     assert basics["quiz_attempts"][0]["your_answers"]
     assert data["attestations"][0]["typed_name"] == me.full_name
     assert data["logins"]  # this very login
+    assert [m["you_were"] for m in data["mail_sent_to_you"]] == ["recipient", "in copy"]
     assert [e["kind"] for e in data["ledger"]["entries"]] == [
         "quiz_result",
         "attestation",

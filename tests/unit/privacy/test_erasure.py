@@ -51,11 +51,11 @@ def test_erasure_removes_personal_data_and_the_chain_still_verifies(
         ip="198.51.100.4",
         user_agent="Firefox",
     )
-    enqueue(
+    enqueue(  # webhooks carry the person's address to the HR system
         session,
-        key="reminder:test",
-        kind="reminder",
-        payload={"to": [person.email], "cc": [company.lead_a.email], "stage": "due"},
+        key="webhook:test",
+        kind="webhook",
+        payload={"event": "course.completed", "data": {"person": {"email": person.email}}},
         now=now,
         domain="example.test",
     )
@@ -93,11 +93,10 @@ def test_erasure_removes_personal_data_and_the_chain_still_verifies(
         == 3
     )
     assert session.scalar(select(func.count()).where(LoginSession.user_id == person.id)) == 0
-    mail = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.dedupe_key == "reminder:test")
+    hook = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == "webhook:test")
     ).one()
-    assert mail.payload["to"] == [person.email]
-    assert mail.payload["cc"] == [company.lead_a.email]
+    assert hook.payload["data"]["person"]["email"] == person.email  # the pseudonym now
     about = session.scalars(
         select(AuditEvent).where(
             AuditEvent.subject_user_id == person.id, AuditEvent.action == "person.update"
