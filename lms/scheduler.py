@@ -49,61 +49,32 @@ def build_scheduler(
             return IntervalTrigger(seconds=settings.tick_seconds)
         return IntervalTrigger(**interval)
 
-    scheduler.add_job(
-        run_job,
-        every(minutes=settings.sweep_minutes),
-        args=[app, "sweep"],
-        id="sweep",
-        next_run_time=now,
+    daily = CronTrigger(hour=3, timezone=settings.default_timezone)
+    weekly = CronTrigger(
+        day_of_week=settings.digest_weekday,
+        hour=settings.digest_hour,
+        timezone=settings.default_timezone,
     )
-    scheduler.add_job(
-        run_job,
-        every(seconds=settings.send_seconds),
-        args=[app, "send", stopping.is_set],
-        id="send",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        run_job,
-        every(seconds=settings.send_seconds),
-        args=[app, "webhooks", stopping.is_set, MORE_JOBS],
-        id="webhooks",
-        name="webhooks",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        run_job,
-        every(minutes=settings.sweep_minutes),
-        args=[app, "tallies"],
-        id="tallies",
-        name="tallies",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        run_job,
-        every(minutes=settings.checkpoint_minutes),
-        args=[app, "checkpoint", stopping.is_set, MORE_JOBS],
-        id="checkpoint",
-        name="checkpoint",
-        next_run_time=now,
-    )
-    scheduler.add_job(
-        run_job,
-        CronTrigger(
-            day_of_week=settings.digest_weekday,
-            hour=settings.digest_hour,
-            timezone=settings.default_timezone,
-        ),
-        args=[app, "digest"],
-        id="digest",
-    )
-    scheduler.add_job(
-        run_job,
-        CronTrigger(hour=3, timezone=settings.default_timezone),
-        args=[app, "retention", stopping.is_set, MORE_JOBS],
-        id="retention",
-        name="retention",
-    )
+    jobs = {
+        "sweep": every(minutes=settings.sweep_minutes),
+        "send": every(seconds=settings.send_seconds),
+        "webhooks": every(seconds=settings.send_seconds),
+        "tallies": every(minutes=settings.sweep_minutes),
+        "checkpoint": every(minutes=settings.checkpoint_minutes),
+        "digest": weekly,
+        "retention": daily,
+    }
+    for job, trigger in jobs.items():
+        # Interval jobs run once at start-up too; the cron ones wait for their hour.
+        first = {"next_run_time": now} if isinstance(trigger, IntervalTrigger) else {}
+        scheduler.add_job(
+            run_job,
+            trigger,
+            args=[app, job, stopping.is_set, MORE_JOBS],
+            id=job,
+            name=job,
+            **first,
+        )
     scheduler.add_listener(_log_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
     return scheduler
 

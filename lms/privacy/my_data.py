@@ -5,11 +5,12 @@ part of what they may know; the colleague's own name is not)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from lms.audit.models import AuditEvent
 from lms.clock import iso_utc
@@ -70,46 +71,53 @@ def _profile(user: User) -> dict[str, Any]:
 
 
 def _assignments(session: Session, user: User) -> list[dict[str, Any]]:
-    assignments = session.scalars(
-        select(Assignment).where(Assignment.user_id == user.id).order_by(Assignment.id)
+    assignments = list(
+        session.scalars(
+            select(Assignment)
+            .where(Assignment.user_id == user.id)
+            .order_by(Assignment.id)
+            .options(joinedload(Assignment.course_version))
+        )
     )
-    result = []
-    for assignment in assignments:
-        views = session.scalars(select(ModuleView).where(ModuleView.assignment_id == assignment.id))
-        attempts = session.scalars(
-            select(QuizAttempt)
-            .where(QuizAttempt.assignment_id == assignment.id)
-            .order_by(QuizAttempt.number)
-        )
-        result.append(
-            {
-                "course": assignment.course_version.definition.key,
-                "cycle": assignment.cycle,
-                "version_sha256": assignment.course_version.sha256,
-                "assigned_at": _utc(assignment.assigned_at),
-                "due_on": assignment.due_on.isoformat(),
-                "completed_at": _utc(assignment.completed_at),
-                "ended_at": _utc(assignment.ended_at),
-                "modules_read": [
-                    {"module": view.module_slug, "at": _utc(view.viewed_at)} for view in views
-                ],
-                "quiz_attempts": [
-                    {
-                        "number": attempt.number,
-                        "language": attempt.language,
-                        "started_at": _utc(attempt.started_at),
-                        "submitted_at": _utc(attempt.submitted_at),
-                        "questions_served": attempt.served,
-                        "your_answers": attempt.answers,
-                        "correct": attempt.correct_count,
-                        "score_percent": attempt.score_percent,
-                        "passed": attempt.passed,
-                    }
-                    for attempt in attempts
-                ],
-            }
-        )
-    return result
+    ids = [a.id for a in assignments]
+    views: dict[int, list[ModuleView]] = defaultdict(list)
+    for view in session.scalars(select(ModuleView).where(ModuleView.assignment_id.in_(ids))):
+        views[view.assignment_id].append(view)
+    attempts: dict[int, list[QuizAttempt]] = defaultdict(list)
+    for attempt in session.scalars(
+        select(QuizAttempt).where(QuizAttempt.assignment_id.in_(ids)).order_by(QuizAttempt.number)
+    ):
+        attempts[attempt.assignment_id].append(attempt)
+    return [
+        {
+            "course": assignment.course_version.definition.key,
+            "cycle": assignment.cycle,
+            "version_sha256": assignment.course_version.sha256,
+            "assigned_at": _utc(assignment.assigned_at),
+            "due_on": assignment.due_on.isoformat(),
+            "completed_at": _utc(assignment.completed_at),
+            "ended_at": _utc(assignment.ended_at),
+            "modules_read": [
+                {"module": view.module_slug, "at": _utc(view.viewed_at)}
+                for view in views[assignment.id]
+            ],
+            "quiz_attempts": [
+                {
+                    "number": attempt.number,
+                    "language": attempt.language,
+                    "started_at": _utc(attempt.started_at),
+                    "submitted_at": _utc(attempt.submitted_at),
+                    "questions_served": attempt.served,
+                    "your_answers": attempt.answers,
+                    "correct": attempt.correct_count,
+                    "score_percent": attempt.score_percent,
+                    "passed": attempt.passed,
+                }
+                for attempt in attempts[assignment.id]
+            ],
+        }
+        for assignment in assignments
+    ]
 
 
 def _attestations(session: Session, user: User) -> list[dict[str, Any]]:
