@@ -39,6 +39,13 @@ from lms.training.models import Assignment, ModuleView
 from tests.conftest import CSRF_FIELD
 from tests.smtp import free_port
 
+DASHBOARDS = ("manager dashboard (about 500 in the line)", "HR overview (whole organisation)")
+TARGETS = {
+    "My training": "≥ 0.5× hello world",
+    "a module page": "≥ 0.5× hello world",
+    DASHBOARDS[0]: "p95 ≤ 150 ms",
+    DASHBOARDS[1]: "p95 ≤ 150 ms",
+}
 PASSWORD = "bench-password-2026"  # noqa: S105 - synthetic users on a throw-away database
 QUIZ_THREADS = 16
 LUA = PROJECT_ROOT / "bench" / "wrk_report.lua"
@@ -80,13 +87,13 @@ def serve(app: str, url: str, workdir: Path) -> Iterator[str]:
         server.wait(timeout=30)
 
 
-def wrk(url: str, cookie: str | None, seconds: int) -> dict[str, float]:
+def wrk(url: str, cookie: str | None, seconds: int, connections: int = 16) -> dict[str, float]:
     headers = ["-H", f"Cookie: vern_session={cookie}"] if cookie else []
     output = subprocess.run(  # noqa: S603
         [
             shutil.which("wrk") or "wrk",
             "-t2",
-            "-c16",
+            f"-c{connections}",
             f"-d{seconds}s",
             "-s",
             str(LUA),
@@ -282,19 +289,27 @@ def main() -> None:
             .split('"')[0]
         )
         pages = [
-            ("My training", "/training", employee_cookie, "≥ 0.5× hello world"),
+            # Vern's own floor: the My data page queries nothing beyond the sign-in check, so
+            # it costs the session, language, CSRF, security headers and the base template.
             (
-                "a module page",
-                f"/training/{course}/modules/{module}",
+                "My data, a page with no data of its own (Vern's floor)",
+                "/my-data",
                 employee_cookie,
-                "≥ 0.5× hello world",
+                16,
             ),
-            ("manager dashboard (about 500 in the line)", "/team", manager_cookie, "p95 ≤ 150 ms"),
-            (f"HR overview ({args.people:,} people)", "/hr", hr_cookie, "p95 ≤ 150 ms"),
+            ("My training", "/training", employee_cookie, 16),
+            ("a module page", f"/training/{course}/modules/{module}", employee_cookie, 16),
+            (DASHBOARDS[0], "/team", manager_cookie, 16),
+            (DASHBOARDS[1], "/hr", hr_cookie, 16),
+            # One connection per worker: the page's own latency, without queueing behind
+            # fifteen other requests on two CPUs.
+            (DASHBOARDS[0], "/team", manager_cookie, 2),
+            (DASHBOARDS[1], "/hr", hr_cookie, 2),
         ]
-        for name, path, cookie, target in pages:
-            result = wrk(vern + path, cookie, args.seconds)
-            rows.append((name, result, target, result["rps"] / limit["rps"]))
+        for name, path, cookie, connections in pages:
+            result = wrk(vern + path, cookie, args.seconds, connections)
+            label = f"{name}, {connections} connections"
+            rows.append((label, result, TARGETS.get(name, "–"), result["rps"] / limit["rps"]))
         quiz = quiz_submits(vern, takers, course_keys(url), args.seconds)
         rows.append(
             (
@@ -310,7 +325,7 @@ def main() -> None:
         f"{args.people:,} people × {args.courses} courses, {dialect}",
         "",
         f"Machine: {machine()}. Organisation generated in {generated:.0f} s. wrk: 2 threads, "
-        f"16 connections, {args.seconds} s a page.",
+        f"16 connections unless said, {args.seconds} s a page.",
         "",
         "| page | req/s | p50 | p95 | p99 | failed | target | ratio to hello world |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",

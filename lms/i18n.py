@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date, datetime
+
 from flask import request
+from flask_babel import format_date, to_user_timezone
 from flask_login import current_user
 
 from lms.extensions import settings
@@ -23,3 +27,18 @@ def select_timezone() -> str | None:
         timezone: str = current_user.timezone
         return timezone
     return settings().default_timezone
+
+
+def day_formatter(style: str = "medium") -> Callable[[date | datetime], str]:
+    """Flask-Babel's date format for pages that show hundreds of dates: each distinct day is
+    formatted once (a datetime is first moved into the reader's timezone, as the filter does)."""
+    formatted: dict[date, str] = {}
+
+    def format_day(value: date | datetime) -> str:
+        day = to_user_timezone(value).date() if isinstance(value, datetime) else value
+        text = formatted.get(day)
+        if text is None:
+            text = formatted[day] = format_date(day, style)
+        return text
+
+    return format_day

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect
 
 from lms.models import Base
 
@@ -12,6 +12,23 @@ from lms.models import Base
 def test_migrated_schema_matches_the_models(connection: Connection) -> None:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     assert compare_metadata(context, Base.metadata) == []
+
+
+def test_partial_indexes_are_partial_in_the_migrated_schema(connection: Connection) -> None:
+    """Alembic's comparison ignores an index's WHERE clause, so a partial index that a migration
+    created whole would pass the drift check unnoticed (and change query plans)."""
+    option = f"{connection.dialect.name}_where"
+    inspector = inspect(connection)
+    partial = [
+        (index.table.name, index.name)
+        for table in Base.metadata.tables.values()
+        for index in table.indexes
+        if index.dialect_options[connection.dialect.name].get("where") is not None
+    ]
+    assert partial, "the models declare partial indexes"
+    for table_name, name in partial:
+        reflected = {i["name"]: i for i in inspector.get_indexes(table_name)}
+        assert option in reflected[name].get("dialect_options", {}), name
 
 
 def test_migrations_go_down_and_up_again(tmp_path) -> None:  # noqa: ANN001

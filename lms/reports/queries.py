@@ -39,15 +39,21 @@ def end_of_day(day: date) -> datetime:
 
 
 def status_of(
-    completed_at: datetime | None, due_on: date, today: date, exempt: bool = False
+    completed_at: datetime | None,
+    due_on: date,
+    today: date,
+    exempt: bool = False,
+    soon: date | None = None,
 ) -> Status:
+    """`soon` (today + DUE_SOON_DAYS) may be passed in by callers classifying thousands of
+    cycles, so the date sum is not redone for each."""
     if completed_at is not None:
         return Status.COMPLETE
     if exempt:
         return Status.EXEMPT
     if due_on < today:
         return Status.OVERDUE
-    if due_on <= today + timedelta(days=DUE_SOON_DAYS):
+    if due_on <= (soon or today + timedelta(days=DUE_SOON_DAYS)):
         return Status.DUE_SOON
     return Status.OPEN
 
@@ -102,7 +108,7 @@ def team_view(
     session: Session, manager: User, today: date, filters: Filters, weeks: int = 12
 ) -> TeamView:
     """The manager's whole reporting line (never anyone else), filtered."""
-    scope = in_scope(manager, organisation=False)
+    scope = and_(in_scope(manager, organisation=False), User.active.is_(True))
     query = (
         select(
             User.id,
@@ -114,19 +120,16 @@ def team_view(
             Course.key,
             Assignment.due_on,
             Assignment.completed_at,
-            Assignment.assigned_at,
-            Assignment.superseded_at,
-            Assignment.ended_at,
             exempt_now(),
         )
         .join(Assignment, Assignment.user_id == User.id)
         .join(Course, Course.id == Assignment.course_id)
         .outerjoin(Department, Department.id == User.department_id)
-        .where(scope, User.active.is_(True))
+        .where(scope, Assignment.superseded_at.is_(None), Assignment.ended_at.is_(None))
     )
     rows_by_user: dict[int, PersonRow] = {}
-    history_rows: list[tuple[datetime, datetime | None, datetime | None, datetime | None]] = []
     keys: set[str] = set()
+    soon = today + timedelta(days=DUE_SOON_DAYS)
     for (
         user_id,
         name,
@@ -137,20 +140,15 @@ def team_view(
         key,
         due_on,
         completed_at,
-        assigned_at,
-        superseded_at,
-        ended_at,
         exempt,
     ) in session.execute(query):
-        history_rows.append((assigned_at, completed_at, superseded_at, ended_at))
-        if superseded_at is not None or ended_at is not None:
-            continue
         keys.add(key)
-        row = rows_by_user.setdefault(
-            user_id,
-            PersonRow(user_id, name, email, department or "", direct=manager_id == manager.id),
-        )
-        status = status_of(completed_at, due_on, today, exempt)
+        row = rows_by_user.get(user_id)
+        if row is None:
+            row = rows_by_user[user_id] = PersonRow(
+                user_id, name, email, department or "", direct=manager_id == manager.id
+            )
+        status = status_of(completed_at, due_on, today, exempt, soon)
         row.cells[key] = Cell(assignment_id, key, status, due_on, completed_at)
     rows = [r for r in rows_by_user.values() if _matches(r, filters)]
     if filters.course:
@@ -162,7 +160,7 @@ def team_view(
         for c in r.cells.values():
             counts[c.status] += 1
     shown_keys = sorted(keys) if not filters.course else [filters.course]
-    return TeamView(rows, shown_keys, counts, completion_history(history_rows, today, weeks))
+    return TeamView(rows, shown_keys, counts, completion_history(session, scope, today, weeks))
 
 
 def _matches(row: PersonRow, filters: Filters) -> bool:
@@ -177,27 +175,32 @@ def _matches(row: PersonRow, filters: Filters) -> bool:
 
 
 def completion_history(
-    rows: Iterable[tuple[datetime, datetime | None, datetime | None, datetime | None]],
-    today: date,
-    weeks: int,
+    session: Session, people: ColumnElement[bool], today: date, weeks: int
 ) -> list[tuple[date, int, int]]:
-    """Per week end: how many cycles were required then and how many of them were complete,
-    computed from stored dates (not from today's state)."""
+    """Per week end: how many cycles of `people` were required then and how many of them were
+    complete, computed from stored dates (not from today's state) in one aggregate query, so a
+    line of hundreds of people with years of cycles never travels to Python."""
     ends = [today - timedelta(days=7 * i) for i in range(weeks - 1, -1, -1)]
-    points = []
-    materialised = list(rows)
+    columns = []
     for end in ends:
         moment = end_of_day(end)
-        required = complete = 0
-        for assigned_at, completed_at, superseded_at, ended_at in materialised:
-            if assigned_at > moment:
-                continue
-            if (superseded_at and superseded_at <= moment) or (ended_at and ended_at <= moment):
-                continue
-            required += 1
-            complete += bool(completed_at and completed_at <= moment)
-        points.append((end, required, complete))
-    return points
+        required = and_(
+            Assignment.assigned_at <= moment,
+            or_(Assignment.superseded_at.is_(None), Assignment.superseded_at > moment),
+            or_(Assignment.ended_at.is_(None), Assignment.ended_at > moment),
+        )
+        done = and_(required, Assignment.completed_at <= moment)
+        columns += [
+            func.coalesce(func.sum(case((required, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((done, 1), else_=0)), 0),
+        ]
+    counts = session.execute(
+        select(*columns)
+        .select_from(User)
+        .join(Assignment, Assignment.user_id == User.id)
+        .where(people)
+    ).one()
+    return [(end, int(counts[2 * i]), int(counts[2 * i + 1])) for i, end in enumerate(ends)]
 
 
 # --- one person's record -------------------------------------------------------------------

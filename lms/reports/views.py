@@ -37,6 +37,7 @@ from lms.catalog.service import current_courses
 from lms.clock import iso_utc
 from lms.evidence import keys
 from lms.extensions import db_session, settings
+from lms.i18n import day_formatter
 from lms.people.access import role_required
 from lms.people.models import Role, User
 from lms.reports import queries
@@ -136,6 +137,7 @@ def team() -> ResponseReturnValue:
         valid=valid,
         nudge_form=CsrfOnlyForm(),
         statuses=Status,
+        day=day_formatter(),
     ), (200 if valid else 400)
 
 

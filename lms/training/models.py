@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,7 +32,15 @@ class Assignment(Base):
         UniqueConstraint("user_id", "course_id", "cycle"),
         Index("ix_assignments_next_reminder_on", "next_reminder_on"),
         Index("ix_assignments_renews_on", "renews_on"),
-        Index("ix_assignments_ended_at", "ended_at"),
+        # Only ended cycles: nearly every cycle is open, and an index over all of them made
+        # SQLite's planner (without statistics) walk it for `ended_at IS NULL` instead of
+        # starting from the person: 110 ms instead of 17 for a manager's line at 50k people.
+        Index(
+            "ix_assignments_ended",
+            "ended_at",
+            sqlite_where=text("ended_at IS NOT NULL"),
+            postgresql_where=text("ended_at IS NOT NULL"),
+        ),
         # Overdue lists walk open cycles in due order and stop early.
         Index("ix_assignments_due_on", "due_on"),
     )

@@ -11,6 +11,7 @@ from lms.evidence.models import LedgerEntry, LedgerSubject
 from lms.people.service import deactivate
 from lms.reports import queries
 from lms.reports.queries import Filters, Line, Status
+from lms.training.models import Assignment
 from tests.company import Company, complete
 
 
@@ -66,6 +67,28 @@ def test_completion_history_is_computed_from_stored_dates(
     assert [v for end, v in required.items() if end >= after_b1] == [(1, 1)] * len(
         [e for e in required if e >= after_b1]
     )
+
+
+def test_completion_history_drops_a_cycle_from_the_week_it_was_superseded_or_ended(
+    session: Session, company: Company, now: datetime
+) -> None:
+    """A replaced cycle counts until it was replaced, an ended one until it ended."""
+    (cycle,) = session.scalars(select(Assignment).where(Assignment.user_id == company.b1.id))
+    cycle.superseded_at = company.start + timedelta(days=50, hours=12)
+    session.flush()
+    history = queries.team_view(session, company.lead_b, now.date(), Filters()).history
+    replaced = (company.start + timedelta(days=50)).date()
+    before = [(req, done) for end, req, done in history if 0 < (replaced - end).days < 10]
+    after = [(req, done) for end, req, done in history if end > replaced]
+    assert before == [(1, 1)]
+    assert after
+    assert set(after) == {(0, 0)}
+
+    cycle.superseded_at, cycle.ended_at = None, company.start + timedelta(days=50, hours=12)
+    session.flush()
+    history = queries.team_view(session, company.lead_b, now.date(), Filters()).history
+    assert {(req, done) for end, req, done in history if end > replaced} == {(0, 0)}
+    assert [(req, done) for end, req, done in history if 0 < (replaced - end).days < 10] == [(1, 1)]
 
 
 def test_status_rules() -> None:
