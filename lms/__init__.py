@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.admin.people_admin_views import bp as people_admin_bp
     from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
+    from lms.integrations.lti.views import bp as lti_bp
     from lms.integrations.scim.views import bp as scim_bp
     from lms.integrations.views import bp as integrations_bp
     from lms.people.views import bp as people_bp
@@ -132,6 +133,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(scim_bp)
     app.register_blueprint(integrations_bp)
+    app.register_blueprint(lti_bp)
     app.register_blueprint(people_admin_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(departments_bp)
@@ -160,6 +162,11 @@ def _install_request_lifecycle(app: Flask) -> None:
                 session.commit()
             else:
                 session.rollback()
+            writes = g.pop("writes_after_outcome", [])
+            for write in writes:
+                write(session)
+            if writes:
+                session.commit()
         _add_security_headers(response)
         return response
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
@@ -49,3 +50,10 @@ def db_session() -> Session:
         g.db_session = database().new_session()
     session: Session = g.db_session
     return session
+
+
+def write_after_outcome(write: Callable[[Session], object]) -> None:
+    """Have `write` run in the request's session after its commit or rollback, and commit it:
+    for records that must stay even when the request's own work is undone (a refused launch's
+    cause, say)."""
+    g.setdefault("writes_after_outcome", []).append(write)

@@ -8,6 +8,7 @@ from lms.db import Base
 from lms.evidence import models as evidence_models
 from lms.integrations import tokens as integration_tokens
 from lms.integrations import webhooks as integration_webhooks
+from lms.integrations.lti import models as lti_models
 from lms.people import models as people_models
 from lms.reminders import models as reminders_models
 from lms.reports import models as reports_models
@@ -20,6 +21,7 @@ __all__ = [
     "evidence_models",
     "integration_tokens",
     "integration_webhooks",
+    "lti_models",
     "people_models",
     "reminders_models",
     "reports_models",

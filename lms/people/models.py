@@ -110,9 +110,16 @@ class User(Base):
         token = self.__dict__.get("_login_token")
         return token if isinstance(token, str) else None
 
-    def attach_login_token(self, token: str) -> None:
-        """Remember, for this request only, which login session loaded this user."""
-        self.__dict__["_login_token"] = token  # not a column: never persisted
+    def attach_login_token(self, token: str, course_scope: str | None = None) -> None:
+        """Remember, for this request only, which login session loaded this user (and the one
+        course it is limited to, for a login opened by an LTI launch)."""
+        self.__dict__["_login_token"] = token  # not columns: never persisted
+        self.__dict__["_course_scope"] = course_scope
+
+    @property
+    def course_scope(self) -> str | None:
+        scope = self.__dict__.get("_course_scope")
+        return scope if isinstance(scope, str) else None
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.email}>"
@@ -140,6 +147,8 @@ class LoginSession(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
+    # Opened by an LTI launch: this login reaches only the course that was launched.
+    course_scope: Mapped[str | None] = mapped_column(String(64))
 
 
 class LoginFailure(Base):

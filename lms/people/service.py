@@ -261,8 +261,10 @@ def start_login(
     lifetime: timedelta,
     ip: str | None,
     user_agent: str | None,
+    course_scope: str | None = None,
 ) -> LoginStarted:
-    """Open a new server-side login session; only its hash is stored."""
+    """Open a new server-side login session; only its hash is stored. With `course_scope`
+    (an LTI launch) the login reaches that one course only."""
     token = secrets.token_urlsafe(32)
     expires_at = now + lifetime
     session.add(
@@ -273,10 +275,11 @@ def start_login(
             expires_at=expires_at,
             ip=ip,
             user_agent=(user_agent or "")[:400] or None,
+            course_scope=course_scope,
         )
     )
     session.flush()
-    user.attach_login_token(token)
+    user.attach_login_token(token, course_scope)
     return LoginStarted(token=token, expires_at=expires_at)
 
 
@@ -306,7 +309,7 @@ def user_for_login(
     login, user = row
     if login.last_seen_at is None or now - login.last_seen_at >= LAST_SEEN_RESOLUTION:
         login.last_seen_at = now
-    user.attach_login_token(token)
+    user.attach_login_token(token, login.course_scope)
     return user
 
 

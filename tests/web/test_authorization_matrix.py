@@ -199,6 +199,13 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "scim.resources": (401, 401, 401, 401, 401, 401, 401),
     # RFC 7644 lets a client read what the service supports before it authenticates.
     "scim.service_provider_config": (200, 200, 200, 200, 200, 200, 200),
+    # LTI: the platform's signed id_token is the credential, whoever is signed in; without
+    # one every step is refused (and the refusal logged). The JWKS is public by design.
+    "lti.login": (400, 400, 400, 400, 400, 400, 400),
+    "lti.launch": (400, 400, 400, 400, 400, 400, 400),
+    "lti.deep_link": (400, 400, 400, 400, 400, 400, 400),
+    "lti.jwks": (200, 200, 200, 200, 200, 200, 200),
+    "lti.course_link": (302, 302, 302, 302, 302, 302, 302),  # on to the course itself
 }
 # Bearer-token APIs: a browser's cookie gets nowhere, so there is no request to forge.
 TOKEN_APIS = ("api.", "scim.")
@@ -234,8 +241,8 @@ def test_anonymous_visitors_are_sent_to_the_login_page(app: Flask, world: World)
     client = app.test_client()
     for rule in _rules(app):
         if MATRIX.get(rule.endpoint, (0,))[0] == LOGIN and "GET" in (rule.methods or set()):
-            if rule.endpoint == "training.index":
-                continue  # the home page sends everyone to My training, which then asks
+            if rule.endpoint in ("training.index", "lti.course_link"):
+                continue  # they send everyone to a page (My training, a course) that then asks
             location = client.get(_url(rule, world.values)).headers["Location"]
             assert location.startswith("/login"), rule.rule
 

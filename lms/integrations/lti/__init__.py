@@ -1,0 +1,1 @@
+"""Vern as an LTI 1.3 / LTI Advantage tool: launched from a company's LMS, scores posted back."""

@@ -1,0 +1,267 @@
+"""LTI 1.3 launches from a test platform (its own RSA key, JWKS served on 127.0.0.1): a good
+launch opens the course in a login limited to it; a bad one is a clear page, a logged cause,
+and nothing created."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from lms.audit.models import AuditEvent
+from lms.integrations.lti import platforms
+from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiUserLink
+from lms.people.models import LoginSession, User
+from lms.training.cycles import assign_courses
+from tests import factories
+from tests.lti_platform import CLIENT_ID, ISSUER, TestPlatform, state_and_nonce
+
+
+@pytest.fixture
+def platform() -> Iterator[TestPlatform]:
+    started = TestPlatform().start()
+    yield started
+    started.close()
+
+
+@pytest.fixture
+def registered(
+    session: Session, platform: TestPlatform, courses_root: Path, now: datetime
+) -> LtiPlatform:
+    """Vern knows the platform; Kari works in sales; the basics course is for everyone."""
+    factories.synced_course(session, courses_root, now, "basics")
+    factories.synced_course(session, courses_root, now, "sales-only", audience=["sales"])
+    sales = factories.department(session, "sales", "Sales")
+    factories.department(session, "ops", "Operations")
+    factories.user(session, now, name="Kari Nordmann", email="kari@example.test", department=sales)
+    assign_courses(session, now)
+    registered = platforms.register(
+        session,
+        platforms.PlatformDetails(**platform.registration(department_claim="department")),
+        now,
+        allow_http=True,
+    )
+    session.commit()
+    return registered
+
+
+def _login_initiation(client: FlaskClient, course: str = "basics") -> tuple[str, str]:
+    response = client.post(
+        "/lti/login",
+        data={
+            "iss": ISSUER,
+            "client_id": CLIENT_ID,
+            "login_hint": "lms-user-42",
+            "target_link_uri": f"http://localhost/lti/courses/{course}",
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"].startswith("http://127.0.0.1:")
+    return state_and_nonce(response.headers["Location"])
+
+
+def _launch(client: FlaskClient, platform: TestPlatform, **token: object) -> TestResponse:
+    state, nonce = _login_initiation(client)
+    id_token = platform.id_token(nonce=nonce, **token)  # type: ignore[arg-type]
+    return client.post("/lti/launch", data={"id_token": id_token, "state": state})
+
+
+def _created(session: Session) -> tuple[int, ...]:
+    """What a launch creates: people, links, launches, logins."""
+    session.expire_all()
+    return tuple(
+        session.scalar(select(func.count()).select_from(model)) or 0
+        for model in (User, LtiUserLink, LtiLaunch, LoginSession)
+    )
+
+
+def _refusal_causes(session: Session) -> list[str]:
+    session.expire_all()
+    events = session.scalars(select(AuditEvent).where(AuditEvent.action == "lti.launch_refused"))
+    return [str(event.detail.get("cause")) for event in events]
+
+
+def test_a_good_launch_opens_the_course_in_a_login_that_reaches_only_that_course(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    response = _launch(client, platform, lineitem=platform.lineitem())
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/training/basics"
+    page = client.get("/training/basics")
+    assert page.status_code == 200
+    assert "Kari Nordmann" in page.get_data(as_text=True)
+
+    launch = session.scalars(select(LtiLaunch)).one()
+    assert (launch.course_key, launch.subject, launch.lineitem_url) == (
+        "basics",
+        "lms-user-42",
+        platform.lineitem(),
+    )
+    kari = session.scalars(select(User).where(User.email == "kari@example.test")).one()
+    assert launch.user_id == kari.id
+    link = session.scalars(select(LtiUserLink)).one()
+    assert (link.subject, link.user_id) == ("lms-user-42", kari.id)
+
+    for elsewhere in ("/training", "/my-data", "/training/sales-only", "/admin/integrations/"):
+        refused = client.get(elsewhere)
+        assert refused.status_code == 403, elsewhere
+        assert "reaches only that course" in refused.get_data(as_text=True)
+
+
+def test_the_second_launch_of_the_same_person_finds_them_by_the_platform_id(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    assert _launch(client, platform).status_code == 302
+    # The email changed in the LMS since; the link by `sub` still finds Kari.
+    assert _launch(client, platform, email="kari.n@example.test").status_code == 302
+    assert session.scalar(select(func.count()).select_from(User)) == 1
+    assert len(set(session.scalars(select(LtiLaunch.user_id)))) == 1
+
+
+@pytest.mark.parametrize(
+    ("token", "cause"),
+    [
+        (
+            {"signing_key": rsa.generate_private_key(public_exponent=65537, key_size=2048)},
+            "Signature verification failed",
+        ),
+        ({"audience": "someone-else"}, "Registration not found"),
+        ({"expires_in": -120}, "expired"),
+        ({"deployment_id": "deployment-unknown"}, "Unable to find deployment"),
+        ({"course": "no-such-course"}, "unknown course"),
+        ({"course": "sales-only", "email": "kari@example.test", "sub": "someone"}, None),
+    ],
+    ids=[
+        "wrong signature",
+        "wrong audience",
+        "expired",
+        "unknown deployment",
+        "unknown course",
+        "fine",
+    ],
+)
+def test_a_bad_launch_is_a_clear_page_a_logged_cause_and_nothing_created(
+    client: FlaskClient,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    token: dict[str, object],
+    cause: str | None,
+) -> None:
+    before = _created(session)
+    response = _launch(client, platform, **token)
+    if cause is None:  # the control: the same set-up launches fine
+        assert response.status_code == 302
+        return
+    assert response.status_code == 400
+    assert "Could not open the course" in response.get_data(as_text=True)
+    assert _created(session) == before
+    assert any(cause in logged for logged in _refusal_causes(session)), _refusal_causes(session)
+
+
+def test_a_replayed_id_token_is_refused(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    state, nonce = _login_initiation(client)
+    posted = {"id_token": platform.id_token(nonce=nonce), "state": state}
+    assert client.post("/lti/launch", data=posted).status_code == 302
+    before = _created(session)
+    replay = client.post("/lti/launch", data=posted)
+    assert replay.status_code == 400
+    assert "already used" in replay.get_data(as_text=True)
+    assert _created(session) == before
+    assert any("replayed nonce" in cause for cause in _refusal_causes(session))
+
+
+def test_a_launch_without_the_login_step_is_refused(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    """A nonce Vern never handed out (no login initiation) opens nothing."""
+    response = client.post(
+        "/lti/launch", data={"id_token": platform.id_token(nonce="made-up"), "state": "state-x"}
+    )
+    assert response.status_code == 400
+    assert _created(session)[1:] == (0, 0, 0)
+
+
+def test_an_unknown_person_is_refused_unless_the_platform_provisions(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    stranger = {"sub": "lms-user-99", "email": "ola@example.test", "custom": {"department": "ops"}}
+    before = _created(session)
+    refused = _launch(client, platform, **stranger)
+    assert refused.status_code == 400
+    assert "ola@example.test" in refused.get_data(as_text=True)
+    assert _created(session) == before
+
+    registered.provisions_users = True
+    session.commit()
+    assert _launch(client, platform, **stranger).status_code == 302
+    ola = session.scalars(select(User).where(User.email == "ola@example.test")).one()
+    assert ola.department is not None
+    assert ola.department.key == "ops"
+
+
+def test_a_provisioning_platform_must_name_a_known_department(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    registered.provisions_users = True
+    session.commit()
+    before = _created(session)
+    for custom in ({}, {"department": "marketing"}):
+        response = _launch(client, platform, sub="new", email="new@example.test", custom=custom)
+        assert response.status_code == 400
+    assert _created(session) == before
+
+
+def test_deep_linking_returns_the_chosen_courses_signed_with_vern_key(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    picker = _launch(client, platform, message_type="LtiDeepLinkingRequest", course=None)
+    assert picker.status_code == 200
+    html = picker.get_data(as_text=True)
+    assert 'value="basics"' in html
+    assert 'value="sales-only"' in html
+    launch_id = html.split('name="launch_id" value="')[1].split('"')[0]
+
+    nothing = client.post("/lti/deep-link", data={"launch_id": launch_id})
+    assert nothing.status_code == 400
+    assert "Pick at least one course" in nothing.get_data(as_text=True)
+
+    reply = client.post("/lti/deep-link", data={"launch_id": launch_id, "course": ["basics"]})
+    assert reply.status_code == 200
+    assert f"form-action {platform.base}" in reply.headers["Content-Security-Policy"]
+    page = reply.get_data(as_text=True)
+    assert f'action="{platform.base}/deep-link-return"' in page
+    token = page.split('name="JWT" value="')[1].split('"')[0]
+    key = jwt.PyJWKSet.from_dict(client.get("/lti/jwks.json").get_json())[
+        jwt.get_unverified_header(token)["kid"]
+    ]
+    claims = jwt.decode(token, key.key, algorithms=["RS256"], audience=ISSUER)
+    (item,) = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert item["custom"] == {"course": "basics"}
+    assert item["url"] == "http://localhost/lti/courses/basics"
+    assert item["lineItem"]["scoreMaximum"] == 100
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == "opaque-platform-data"
+
+    again = client.post("/lti/deep-link", data={"launch_id": launch_id, "course": ["basics"]})
+    assert again.status_code == 400  # one reply per deep-linking request
+    assert _created(session)[2] == 0  # picking courses launches nobody
+
+
+def test_the_jwks_publishes_vern_public_key_only(
+    client: FlaskClient, registered: LtiPlatform
+) -> None:
+    (key,) = client.get("/lti/jwks.json").get_json()["keys"]
+    assert key["kty"] == "RSA"
+    assert key["alg"] == "RS256"
+    assert key["kid"]
+    assert not {"d", "p", "q"} & set(key)
