@@ -145,7 +145,7 @@ def jobs_group() -> None:
 @click.argument(
     "job",
     type=click.Choice(
-        ["sweep", "send", "digest", "tallies", "webhooks", "checkpoint", "retention"]
+        ["sweep", "send", "digest", "tallies", "webhooks", "lti_scores", "checkpoint", "retention"]
     ),
 )
 def jobs_run(job: str) -> None:

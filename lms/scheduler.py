@@ -19,12 +19,14 @@ from flask import Flask
 from lms.config import Settings
 from lms.evidence import jobs as evidence_jobs
 from lms.integrations import webhooks
+from lms.integrations.lti import scores as lti_scores
 from lms.privacy import erasure
 from lms.reminders.jobs import JobFunction, run_job
 
 # Jobs of features that sit above reminders in the layering.
 MORE_JOBS: dict[str, JobFunction] = {
     "webhooks": webhooks.run,
+    "lti_scores": lti_scores.run,
     "checkpoint": lambda c: evidence_jobs.checkpoint(c.settings, c.database, c.now),
     "retention": lambda c: erasure.run_retention(c.settings, c.database, c.now),
 }
@@ -59,6 +61,7 @@ def build_scheduler(
         "sweep": every(minutes=settings.sweep_minutes),
         "send": every(seconds=settings.send_seconds),
         "webhooks": every(seconds=settings.send_seconds),
+        "lti_scores": every(seconds=settings.send_seconds),
         "tallies": every(minutes=settings.sweep_minutes),
         "checkpoint": every(minutes=settings.checkpoint_minutes),
         "digest": weekly,

@@ -28,7 +28,8 @@ from lms.training import exemptions
 from lms.training.cycles import CycleReport, run_cycles
 
 log = logging.getLogger(__name__)
-JOBS = ("sweep", "send", "digest", "tallies", "webhooks")  # listed on the admin page
+# Listed on the admin page.
+JOBS = ("sweep", "send", "digest", "tallies", "webhooks", "lti_scores", "checkpoint", "retention")
 SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after this
 
 

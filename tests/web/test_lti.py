@@ -5,23 +5,29 @@ and nothing created."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from lms.audit.models import AuditEvent
-from lms.integrations.lti import platforms
+from lms.catalog.definition import CourseDefinition
+from lms.db import Database
+from lms.integrations.lti import platforms, scores
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiUserLink
 from lms.people.models import LoginSession, User
+from lms.reminders.jobs import JobContext
+from lms.reminders.models import OutboxMessage, OutboxStatus
 from lms.training.cycles import assign_courses
 from tests import factories
+from tests.company import complete
 from tests.lti_platform import CLIENT_ID, ISSUER, TestPlatform, state_and_nonce
 
 
@@ -33,11 +39,19 @@ def platform() -> Iterator[TestPlatform]:
 
 
 @pytest.fixture
+def basics(session: Session, courses_root: Path, now: datetime) -> CourseDefinition:
+    return factories.synced_course(session, courses_root, now, "basics")
+
+
+@pytest.fixture
 def registered(
-    session: Session, platform: TestPlatform, courses_root: Path, now: datetime
+    session: Session,
+    platform: TestPlatform,
+    courses_root: Path,
+    now: datetime,
+    basics: CourseDefinition,
 ) -> LtiPlatform:
     """Vern knows the platform; Kari works in sales; the basics course is for everyone."""
-    factories.synced_course(session, courses_root, now, "basics")
     factories.synced_course(session, courses_root, now, "sales-only", audience=["sales"])
     sales = factories.department(session, "sales", "Sales")
     factories.department(session, "ops", "Operations")
@@ -265,3 +279,121 @@ def test_the_jwks_publishes_vern_public_key_only(
     assert key["alg"] == "RS256"
     assert key["kid"]
     assert not {"d", "p", "q"} & set(key)
+
+
+def _score_job(app: Flask, database: Database, now: datetime) -> str:
+    with app.app_context():
+        context = JobContext(
+            app.extensions["lms.settings"],
+            database,
+            app.extensions["lms.mailer"],
+            now,
+            lambda: False,
+        )
+        return scores.run(context)
+
+
+def _kari(session: Session) -> User:
+    return session.scalars(select(User).where(User.email == "kari@example.test")).one()
+
+
+def test_a_signed_attestation_score_goes_to_the_platform_line_item_once(
+    app: Flask,
+    client: FlaskClient,
+    database: Database,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    basics: CourseDefinition,
+    now: datetime,
+) -> None:
+    assert _launch(client, platform, lineitem=platform.lineitem()).status_code == 302
+    complete(session, _kari(session), basics, now)
+    session.commit()
+
+    assert "scores posted 1" in _score_job(app, database, now)
+    _score_job(app, database, now)  # again (or a second scheduler): nothing twice
+    (posted,) = platform.scores
+    assert posted.lineitem_path == "/lineitems/course-1"
+    assert posted.content_type == "application/vnd.ims.lis.v1.score+json"
+    assert posted.authorization.startswith("Bearer token-")
+    assert posted.body["userId"] == "lms-user-42"
+    assert (posted.body["scoreGiven"], posted.body["scoreMaximum"]) == (100, 100)
+    assert (posted.body["activityProgress"], posted.body["gradingProgress"]) == (
+        "Completed",
+        "FullyGraded",
+    )
+    # Vern asked for the token with a client assertion signed by the key it publishes.
+    (token_request,) = platform.token_requests
+    assertion = token_request["client_assertion"][0]
+    public = jwt.PyJWKSet.from_dict(client.get("/lti/jwks.json").get_json())[
+        jwt.get_unverified_header(assertion)["kid"]
+    ]
+    claims = jwt.decode(
+        assertion, public.key, algorithms=["RS256"], audience=f"{platform.base}/token"
+    )
+    assert claims["iss"] == claims["sub"] == CLIENT_ID
+    assert token_request["grant_type"] == ["client_credentials"]
+
+
+def test_a_launch_after_signing_also_brings_the_score(
+    app: Flask,
+    client: FlaskClient,
+    database: Database,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    basics: CourseDefinition,
+    now: datetime,
+) -> None:
+    complete(session, _kari(session), basics, now)
+    session.commit()
+    assert _launch(client, platform, lineitem=platform.lineitem()).status_code == 302
+    _score_job(app, database, now)
+    assert [p.body["userId"] for p in platform.scores] == ["lms-user-42"]
+
+
+def test_a_gradebook_that_fails_is_retried_and_never_blocks_the_employee(
+    app: Flask,
+    client: FlaskClient,
+    database: Database,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    basics: CourseDefinition,
+    now: datetime,
+) -> None:
+    assert _launch(client, platform, lineitem=platform.lineitem()).status_code == 302
+    platform.scores_status = 503
+    complete(session, _kari(session), basics, now)  # signing works
+    session.commit()
+    assert "failed 1" in _score_job(app, database, now)
+    session.expire_all()
+    message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "lti_score")).one()
+    assert message.status == OutboxStatus.PENDING
+    assert message.last_error is not None
+    assert "HTTP 503" in message.last_error
+
+    platform.scores_status = 200
+    assert "scores posted 1" in _score_job(app, database, now + timedelta(minutes=5))
+    assert len(platform.scores) == 2  # the refused one, then the accepted one
+
+
+def test_a_deleted_line_item_stops_the_retries(
+    app: Flask,
+    client: FlaskClient,
+    database: Database,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    basics: CourseDefinition,
+    now: datetime,
+) -> None:
+    assert _launch(client, platform, lineitem=platform.lineitem()).status_code == 302
+    platform.scores_status = 404
+    complete(session, _kari(session), basics, now)
+    session.commit()
+    _score_job(app, database, now)
+    session.expire_all()
+    message = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "lti_score")).one()
+    assert message.status == OutboxStatus.DEAD

@@ -3,7 +3,7 @@
 The OpenID Connect handshake spans two requests (login initiation, then the launch the
 platform posts back), which may reach different processes or hosts; the browser's own session
 cookie is not sent on the platform's cross-site POST. So state, nonces and launch data live in
-a table, each with an expiry, and expired ones are ignored (and purged by the sweep)."""
+a table, each with an expiry, and expired ones are ignored (and purged by the `lti_scores` job)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from lms import clock
-from lms.integrations.lti.models import LtiStateValue
+from lms.integrations.lti.models import LtiStateValue, LtiUsedNonce
 
 DEFAULT_LIFETIME = timedelta(days=1)
 
@@ -56,7 +56,12 @@ class DatabaseLaunchStorage(LaunchDataStorage[Any]):
         self._db.execute(delete(LtiStateValue).where(LtiStateValue.key == self._prepare_key(key)))
 
 
+# An id_token lives minutes and its launch data a day; a nonce older than this cannot come back.
+NONCE_MEMORY = timedelta(days=2)
+
+
 def purge_expired(session: Session, now: datetime) -> int:
-    """Drop handshake values past their expiry (the sweep calls this)."""
-    result = session.execute(delete(LtiStateValue).where(LtiStateValue.expires_at <= now))
-    return int(getattr(result, "rowcount", 0) or 0)
+    """Drop handshake values past their expiry and nonces too old to be replayed."""
+    values = session.execute(delete(LtiStateValue).where(LtiStateValue.expires_at <= now))
+    nonces = session.execute(delete(LtiUsedNonce).where(LtiUsedNonce.used_at < now - NONCE_MEMORY))
+    return sum(int(getattr(result, "rowcount", 0) or 0) for result in (values, nonces))

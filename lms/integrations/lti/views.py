@@ -11,7 +11,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import requests
 from flask import (
     Blueprint,
     Response,
@@ -36,6 +35,7 @@ from lms.audit.service import record
 from lms.catalog.service import current_courses
 from lms.extensions import csrf, db_session, settings, write_after_outcome
 from lms.integrations.lti import keys, launches
+from lms.integrations.lti.http import PatientSession
 from lms.integrations.lti.models import LtiPlatform
 from lms.integrations.lti.platforms import VernToolConf
 from lms.integrations.lti.storage import DatabaseLaunchStorage
@@ -43,7 +43,6 @@ from lms.people.service import start_login
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti")
-TIMEOUT_SECONDS = 10
 PUBLIC_KEY_CACHE_SECONDS = 300
 # What a login opened by a launch may reach besides its own course's pages.
 ALWAYS_ALLOWED = {"static", "people.logout", "people.preferences"}
@@ -55,14 +54,6 @@ COURSE_ENDPOINTS = {
     "training.attest",
 }
 OWN_RECORD_ENDPOINTS = {"training.attempt", "training.result", "training.confirmation"}
-
-
-class _PatientSession(requests.Session):
-    """requests without a timeout waits for ever; a platform that hangs must not hold a worker."""
-
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", TIMEOUT_SECONDS)
-        return super().request(*args, **kwargs)
 
 
 def _refused(message: str, cause: str, values: dict[str, str] | None = None) -> ResponseReturnValue:
@@ -88,7 +79,7 @@ def _launch_from_request() -> tuple[FlaskMessageLaunch, VernToolConf, DatabaseLa
         FlaskRequest(),
         conf,
         launch_data_storage=storage,
-        requests_session=_PatientSession(),
+        requests_session=PatientSession(),
     )
     launch.set_public_key_caching(storage, cache_lifetime=PUBLIC_KEY_CACHE_SECONDS)
     return launch, conf, storage
