@@ -114,6 +114,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.admin.people_admin_views import bp as people_admin_bp
     from lms.admin.people_import_views import bp as people_import_bp
     from lms.integrations.api.views import bp as api_bp
+    from lms.integrations.lti.admin_views import bp as lti_admin_bp
     from lms.integrations.lti.views import bp as lti_bp
     from lms.integrations.scim.views import bp as scim_bp
     from lms.integrations.views import bp as integrations_bp
@@ -134,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(scim_bp)
     app.register_blueprint(integrations_bp)
     app.register_blueprint(lti_bp)
+    app.register_blueprint(lti_admin_bp)
     app.register_blueprint(people_admin_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(departments_bp)

@@ -22,6 +22,7 @@ from lms.catalog.loader import CourseFileError, load_catalog
 from lms.clock import iso_utc
 from lms.evidence import checkpoints, keys, ledger, packs
 from lms.extensions import database, settings
+from lms.integrations.lti.cli import lti_group
 from lms.integrations.tokens import Scope, create_token, revoke, tokens
 from lms.integrations.webhooks import EVENTS as webhook_events
 from lms.integrations.webhooks import BadEndpoint
@@ -134,6 +135,9 @@ def scheduler() -> None:
 
     _log_to_console()
     run_scheduler(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+lms_group.add_command(lti_group)
 
 
 @lms_group.group("jobs")

@@ -28,6 +28,7 @@ def test_scheduler_has_every_job_coalesced_with_grace(app: Flask) -> None:
         "digest",
         "tallies",
         "webhooks",
+        "lti_scores",
         "checkpoint",
         "retention",
     }
