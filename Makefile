@@ -25,6 +25,15 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(BIN)/python -m pip install --quiet -e '.[dev,postgres]'
 	@touch $(VENV)/.installed $@
 
+# Ralph, the LRS the xAPI tests send statements to, in a virtualenv of its own: it pins
+# FastAPI, httpx and others that Vern's own dependencies must not have to agree with.
+LRS_VENV := .venv-lrs
+$(LRS_VENV)/.installed:
+	$(PYTHON) -m venv $(LRS_VENV)
+	$(LRS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LRS_VENV)/bin/python -m pip install --quiet 'ralph-malph[cli,lrs]==5.1.0' requests
+	@touch $@
+
 translations: $(VENV)/.installed
 	$(BIN)/pybabel compile -d translations -f
 
@@ -39,7 +48,7 @@ run: $(VENV)/.installed translations
 	$(FLASK) lms scheduler & \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: $(VENV)/.installed-dev translations
+test: $(VENV)/.installed-dev $(LRS_VENV)/.installed translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Benchmarks (never timed tests): results and the machine are appended to docs/performance.md.
@@ -60,4 +69,4 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --ignore-obsolete --no-wrap
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LRS_VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -29,6 +29,7 @@ from lms.integrations.webhooks import BadEndpoint
 from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
+from lms.reminders.jobs import JOBS
 from lms.training.service import backfill_ledger, records_missing_from_ledger
 
 
@@ -148,9 +149,7 @@ def jobs_group() -> None:
 @jobs_group.command("run")
 @click.argument(
     "job",
-    type=click.Choice(
-        ["sweep", "send", "digest", "tallies", "webhooks", "lti_scores", "checkpoint", "retention"]
-    ),
+    type=click.Choice(list(JOBS)),
 )
 def jobs_run(job: str) -> None:
     """Run JOB once and print what it did."""

@@ -20,6 +20,7 @@ from lms.config import Settings
 from lms.evidence import jobs as evidence_jobs
 from lms.integrations import webhooks
 from lms.integrations.lti import scores as lti_scores
+from lms.integrations.xapi import service as xapi
 from lms.privacy import erasure
 from lms.reminders.jobs import JobFunction, run_job
 
@@ -27,6 +28,7 @@ from lms.reminders.jobs import JobFunction, run_job
 MORE_JOBS: dict[str, JobFunction] = {
     "webhooks": webhooks.run,
     "lti_scores": lti_scores.run,
+    "xapi": xapi.run,
     "checkpoint": lambda c: evidence_jobs.checkpoint(c.settings, c.database, c.now),
     "retention": lambda c: erasure.run_retention(c.settings, c.database, c.now),
 }
@@ -62,6 +64,7 @@ def build_scheduler(
         "send": every(seconds=settings.send_seconds),
         "webhooks": every(seconds=settings.send_seconds),
         "lti_scores": every(seconds=settings.send_seconds),
+        "xapi": every(seconds=settings.send_seconds),
         "tallies": every(minutes=settings.sweep_minutes),
         "checkpoint": every(minutes=settings.checkpoint_minutes),
         "digest": weekly,

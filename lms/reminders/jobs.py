@@ -29,7 +29,17 @@ from lms.training.cycles import CycleReport, run_cycles
 
 log = logging.getLogger(__name__)
 # Listed on the admin page.
-JOBS = ("sweep", "send", "digest", "tallies", "webhooks", "lti_scores", "checkpoint", "retention")
+JOBS = (
+    "sweep",
+    "send",
+    "digest",
+    "tallies",
+    "webhooks",
+    "lti_scores",
+    "xapi",
+    "checkpoint",
+    "retention",
+)
 SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after this
 
 

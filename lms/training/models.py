@@ -77,7 +77,7 @@ class ModuleView(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"), index=True)
     module_slug: Mapped[str] = mapped_column(String(64))
-    viewed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    viewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # xAPI reads by time
 
 
 class QuizAttempt(Base):
@@ -93,7 +93,7 @@ class QuizAttempt(Base):
     # [{"question": id, "options": [option ids in the order shown]}]
     served: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # {"question id": [chosen option ids]}
     answers: Mapped[dict[str, list[str]] | None] = mapped_column(JSON)
     correct_count: Mapped[int | None] = mapped_column(Integer)
@@ -189,7 +189,7 @@ class LiveSeat(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     signed_up_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     live_session: Mapped[LiveSession] = relationship()

@@ -29,6 +29,7 @@ def test_scheduler_has_every_job_coalesced_with_grace(app: Flask) -> None:
         "tallies",
         "webhooks",
         "lti_scores",
+        "xapi",
         "checkpoint",
         "retention",
     }

@@ -1,0 +1,1 @@
+"""xAPI statements about learning in Vern, sent to the company's Learning Record Store(s)."""
