@@ -118,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.integrations.lti.views import bp as lti_bp
     from lms.integrations.scim.views import bp as scim_bp
     from lms.integrations.views import bp as integrations_bp
+    from lms.integrations.xapi.admin_views import bp as xapi_admin_bp
     from lms.people.views import bp as people_bp
     from lms.privacy.views import bp as privacy_bp
     from lms.reminders.views import bp as reminders_bp
@@ -136,6 +137,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(integrations_bp)
     app.register_blueprint(lti_bp)
     app.register_blueprint(lti_admin_bp)
+    app.register_blueprint(xapi_admin_bp)
     app.register_blueprint(people_admin_bp)
     app.register_blueprint(catalogue_bp)
     app.register_blueprint(departments_bp)

@@ -94,6 +94,7 @@ def world(session: Session, courses_root: Path, now: datetime, settings: Setting
         "exemption_id": 999_999,
         "live_session_id": 999_999,
         "platform_id": 999_999,
+        "store_id": 999_999,
         "path": "Users",
     }
     return World(people, values)
@@ -189,6 +190,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "lti_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
     "lti_admin.register": (LOGIN, 403, 403, 403, 403, 403, 400),
     "lti_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "xapi_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "xapi_admin.connect": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "xapi_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
     "reminders.outbox_status": (LOGIN, 403, 403, 403, 403, 403, 200),
     "reminders.healthz": (200, 200, 200, 200, 200, 200, 200),  # for the load balancer
     "reminders.retry": (LOGIN, 403, 403, 403, 403, 403, 302),

@@ -101,9 +101,15 @@ def register(
     return endpoint
 
 
-def set_active(session: Session, endpoint_id: int, active: bool) -> LrsEndpoint | None:
+def set_active(
+    session: Session, endpoint_id: int, active: bool, now: datetime
+) -> LrsEndpoint | None:
+    """Switching off drops what was still queued for the store; switching on starts again
+    from now, as a newly connected store would."""
     endpoint = session.get(LrsEndpoint, endpoint_id)
     if endpoint is not None:
+        if active and not endpoint.active:
+            endpoint.read_until = now
         endpoint.active = active
         session.flush()
     return endpoint
