@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import Flask, Response, g, request
@@ -9,13 +10,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lms import clock
 from lms.config import PROJECT_ROOT, Settings, development_secret_key
-from lms.db import Database
+from lms.db import Database, lost_write_race
 from lms.extensions import babel, csrf, db_session, login_manager
 from lms.extensions import settings as running_settings
 from lms.i18n import select_locale, select_timezone
 from lms.logs import install_safe_log_records
 from lms.mail import Mailer, mailer_from_settings
 from lms.people.models import User
+from lms.web import ReadsSideBySide
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -47,6 +49,8 @@ def create_app(
         instance_path=str(settings.instance_path),
     )
     _configure(app, settings)
+    app.wsgi_app = ReadsSideBySide(app.wsgi_app)  # type: ignore[method-assign]
+    app.logger.addFilter(_not_a_lost_write_race)
     if settings.trusted_proxies:
         hops = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -66,6 +70,11 @@ def create_app(
 
     app.cli.add_command(lms_group)
     return app
+
+
+def _not_a_lost_write_race(record: logging.LogRecord) -> bool:
+    """A page view that lost SQLite's write race is run again (lms.web), not an error."""
+    return not (record.exc_info and record.exc_info[1] and lost_write_race(record.exc_info[1]))
 
 
 def _configure(app: Flask, settings: Settings) -> None:

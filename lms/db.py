@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,6 +13,22 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
+
+# How a SQLite transaction begins in this context: IMMEDIATE (write lock first) or DEFERRED.
+SQLITE_BEGIN: ContextVar[str] = ContextVar("sqlite_begin", default="IMMEDIATE")
+
+
+def lost_write_race(error: BaseException) -> bool:
+    """SQLite refused a deferred transaction's first write: another one wrote since it began
+    reading (or held the lock past the busy timeout). Running it again with IMMEDIATE works."""
+    from sqlalchemy.exc import OperationalError
+
+    return (
+        isinstance(error, OperationalError)
+        and SQLITE_BEGIN.get() == "DEFERRED"
+        and "database is locked" in str(error.orig)
+    )
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,10 +120,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     # IMMEDIATE takes the write lock up front: a deferred transaction that reads and then
     # writes can fail at once with "database is locked" when another process (web, scheduler)
-    # wrote in between, whatever the busy timeout. Waiting at BEGIN is the safe order.
+    # wrote in between, whatever the busy timeout. Waiting at BEGIN is the safe order, and the
+    # default. Page views (GET) begin DEFERRED instead, so they read side by side (WAL); the
+    # few that write and lose that race are run again with IMMEDIATE (lms.web.ReadsSideBySide).
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(f"BEGIN {SQLITE_BEGIN.get()}")
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

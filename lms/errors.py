@@ -8,6 +8,9 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from lms.db import lost_write_race
+from lms.web import RETRY_HEADER
+
 API_PREFIXES = ("/api/", "/scim/")
 SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
 
@@ -67,6 +70,10 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def server_error(error: InternalServerError) -> ResponseReturnValue:
+        if error.original_exception is not None and lost_write_race(error.original_exception):
+            # Not an error: lms.web.ReadsSideBySide runs the page view again, holding the
+            # write lock this time; this reply never leaves the server.
+            return "", 503, {RETRY_HEADER: "1"}
         # Flask has already logged the traceback with the method and path.
         if request.path.startswith(API_PREFIXES):
             return api_error(500, "Internal Server Error", "The error has been logged.")

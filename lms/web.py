@@ -1,0 +1,50 @@
+"""WSGI plumbing around the Flask app: page views that read side by side on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from lms.db import SQLITE_BEGIN, lost_write_race
+
+RETRY_HEADER = "X-Vern-Retry-With-Write-Lock"
+READ_METHODS = ("GET", "HEAD")
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class ReadsSideBySide:
+    """GET and HEAD begin their SQLite transaction DEFERRED, so page views do not queue for
+    the write lock one behind the other. A view that then writes (an audit event, say) and
+    finds that someone else wrote first is answered with an internal 503 carrying
+    RETRY_HEADER (see lms.errors); this runs it once more, taking the write lock up front.
+    Nothing of the first run was committed, and nothing of its reply was sent. On PostgreSQL
+    the setting is never read and no view ever asks for a retry."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in READ_METHODS:
+            return self.app(environ, start_response)
+        wants_retry = False
+
+        def hold_back_a_retry(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            nonlocal wants_retry
+            if status.startswith("503") and any(name == RETRY_HEADER for name, _ in headers):
+                wants_retry = True
+                return lambda _data: None
+            return start_response(status, headers, *args)
+
+        token = SQLITE_BEGIN.set("DEFERRED")
+        try:
+            result = self.app(environ, hold_back_a_retry)
+            if not wants_retry:
+                return result
+            getattr(result, "close", lambda: None)()
+        except Exception as error:
+            if not lost_write_race(error):  # propagated, as Flask does when testing
+                raise
+        finally:
+            SQLITE_BEGIN.reset(token)
+        return self.app(environ, start_response)

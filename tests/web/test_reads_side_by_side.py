@@ -1,0 +1,117 @@
+"""Page views read side by side on SQLite: a GET begins DEFERRED, and one that writes after
+someone else wrote is run again with the write lock, once, with nothing doubled or lost."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from lms import create_app
+from lms.audit import service as audit_service
+from lms.audit.models import AuditEvent
+from lms.config import Settings
+from lms.db import SQLITE_BEGIN, Database
+from lms.people.models import Role
+from lms.people.service import create_user
+from tests.conftest import Auth
+
+
+@pytest.fixture(params=[False, True], ids=["as served", "exceptions propagated"])
+def sqlite_app(
+    fresh_database_url: str, tmp_path: Path, courses_root: Path, request: pytest.FixtureRequest
+) -> Flask:
+    if not fresh_database_url.startswith("sqlite"):
+        pytest.skip("SQLite's write lock; PostgreSQL reads and writes side by side anyway")
+    settings = Settings(
+        env="testing",
+        secret_key="test-secret-key-" + "x" * 32,
+        database_url=fresh_database_url,
+        instance_path=tmp_path / "instance",
+        courses_path=courses_root,
+        testing=True,
+    ).validated()
+    app = create_app(settings, database=Database(fresh_database_url))
+    # Served by gunicorn, an error reaches the 500 handler; a test app propagates it instead.
+    app.config["PROPAGATE_EXCEPTIONS"] = request.param
+    return app
+
+
+def _hr(app: Flask, now: datetime) -> str:
+    database: Database = app.extensions["lms.db"]
+    with database.transaction() as session:
+        create_user(
+            session,
+            email="hr@example.test",
+            full_name="Hal Hr",
+            now=now,
+            password="a-long-password-1",
+            roles=frozenset({Role.HR}),
+        )
+    return "hr@example.test"
+
+
+def _audited(app: Flask, action: str) -> int:
+    database: Database = app.extensions["lms.db"]
+    with database.transaction() as session:
+        return int(
+            session.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.action == action)
+            )
+            or 0
+        )
+
+
+def test_a_page_view_reads_without_taking_the_write_lock(
+    sqlite_app: Flask, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[str] = []
+    original = audit_service.record
+
+    def spy(*args: Any, **kwargs: Any) -> AuditEvent:
+        seen.append(SQLITE_BEGIN.get())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("lms.reports.views.audit", spy)
+    client = sqlite_app.test_client()
+    Auth(client).login(_hr(sqlite_app, now), "a-long-password-1")
+    assert client.get("/hr").status_code == 200
+    assert seen == ["DEFERRED"]
+
+
+def test_a_page_view_that_loses_the_write_race_is_run_again_once(
+    sqlite_app: Flask,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Someone else commits between the view's first read and its audit event: SQLite
+    refuses the deferred transaction's write; the view runs again and succeeds."""
+    client = sqlite_app.test_client()
+    Auth(client).login(_hr(sqlite_app, now), "a-long-password-1")
+    database: Database = sqlite_app.extensions["lms.db"]
+    original = audit_service.record
+    raced = threading.Event()
+
+    def someone_writes_first(*args: Any, **kwargs: Any) -> AuditEvent:
+        if not raced.is_set():
+            raced.set()
+            with database.engine.begin() as other:  # another worker, its own connection
+                other.execute(text("DELETE FROM login_failures"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("lms.reports.views.audit", someone_writes_first)
+    client.get("/account")  # the login's last-seen time is written now, not during the race
+    before = _audited(sqlite_app, "view.organisation_overview")
+    with caplog.at_level(logging.ERROR):
+        response = client.get("/hr")
+    assert raced.is_set()
+    assert response.status_code == 200
+    assert _audited(sqlite_app, "view.organisation_overview") == before + 1
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # a retry is no error
