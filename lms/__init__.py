@@ -6,12 +6,13 @@ import logging
 from datetime import timedelta
 
 from flask import Flask, Response, g, request
+from sqlalchemy.orm import Session
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from lms import clock
 from lms.config import PROJECT_ROOT, Settings, development_secret_key
-from lms.db import Database, lost_write_race
-from lms.extensions import babel, csrf, db_session, login_manager
+from lms.db import SQLITE_BEGIN, Database, lost_write_race, take_held_back_audit
+from lms.extensions import babel, csrf, db_session, login_manager, write_after_outcome
 from lms.extensions import settings as running_settings
 from lms.i18n import select_locale, select_timezone
 from lms.logs import install_safe_log_records
@@ -112,7 +113,9 @@ def _init_extensions(app: Flask) -> None:
         from lms.people.service import user_for_login
 
         idle = timedelta(minutes=running_settings().session_idle_minutes)
-        return user_for_login(db_session(), token, clock.now(), idle=idle)
+        return user_for_login(
+            db_session(), token, clock.now(), idle=idle, write_later=write_after_outcome
+        )
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -165,6 +168,21 @@ def _add_security_headers(response: Response) -> None:
         response.headers["Cache-Control"] = "no-store"
 
 
+def _commit_reads_then_audit(session: Session) -> None:
+    """Commit the request, then write the audit events a page view held back (lms.audit:
+    written inside its read transaction they would lose SQLite's write race whenever anyone
+    wrote while the page was being made, and the whole view would have to run again)."""
+    session.commit()
+    events = take_held_back_audit(session)
+    if events:
+        token = SQLITE_BEGIN.set("IMMEDIATE")
+        try:
+            session.add_all(events)
+            session.commit()
+        finally:
+            SQLITE_BEGIN.reset(token)
+
+
 def _install_request_lifecycle(app: Flask) -> None:
     @app.after_request
     def finish_unit_of_work(response: Response) -> Response:
@@ -172,9 +190,10 @@ def _install_request_lifecycle(app: Flask) -> None:
         session = g.get("db_session")
         if session is not None:
             if response.status_code < 400 and not g.get("rollback_only"):
-                session.commit()
+                _commit_reads_then_audit(session)
             else:
                 session.rollback()
+                take_held_back_audit(session)  # undone with the rest
             writes = g.pop("writes_after_outcome", [])
             for write in writes:
                 write(session)

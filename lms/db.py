@@ -30,6 +30,23 @@ def lost_write_race(error: BaseException) -> bool:
     )
 
 
+# Where a page view's session keeps the audit events it holds back until after its commit.
+HELD_BACK_AUDIT = "audit_events_after_commit"
+
+
+def hold_back_audit(session: Session) -> None:
+    """Keep this session's audit events out of its own transaction (not even autoflushed): a
+    page view reading on SQLite writes them in a short transaction after its reads, so they
+    cannot make it lose the write race to whoever wrote meanwhile."""
+    session.info[HELD_BACK_AUDIT] = []
+
+
+def take_held_back_audit(session: Session) -> list[Any]:
+    """The events held back; from now on they go straight into the session again."""
+    events: list[Any] = session.info.pop(HELD_BACK_AUDIT, None) or []
+    return events
+
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",

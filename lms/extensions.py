@@ -12,7 +12,7 @@ from flask_wtf import CSRFProtect
 from sqlalchemy.orm import Session
 
 from lms.config import Settings
-from lms.db import Database
+from lms.db import SQLITE_BEGIN, Database, hold_back_audit
 
 babel = Babel()
 csrf = CSRFProtect()
@@ -48,6 +48,8 @@ def db_session() -> Session:
     """The session of the current request: one per request, committed once at its end."""
     if "db_session" not in g:
         g.db_session = database().new_session()
+        if SQLITE_BEGIN.get() == "DEFERRED":  # a page view: see lms.web.ReadsSideBySide
+            hold_back_audit(g.db_session)
     session: Session = g.db_session
     return session
 

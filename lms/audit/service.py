@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from lms.audit.models import AuditEvent
+from lms.db import HELD_BACK_AUDIT
 
 
 def record(
@@ -20,7 +21,8 @@ def record(
     ip: str | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one audit event in the caller's transaction."""
+    """Append one audit event in the caller's transaction; a session that holds its events
+    back (a page view's, see lms.db.hold_back_audit) gets them written right after its commit."""
     event = AuditEvent(
         at=now,
         actor_id=actor_id,
@@ -29,6 +31,9 @@ def record(
         detail=detail,
         ip=ip,
     )
-    session.add(event)
-    session.flush()
+    deferred = session.info.get(HELD_BACK_AUDIT)
+    if deferred is not None:
+        deferred.append(event)
+    else:
+        session.add(event)
     return event

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -288,10 +289,16 @@ LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 
 
 def user_for_login(
-    session: Session, token: str, now: datetime, *, idle: timedelta | None = None
+    session: Session,
+    token: str,
+    now: datetime,
+    *,
+    idle: timedelta | None = None,
+    write_later: Callable[[Callable[[Session], object]], None] | None = None,
 ) -> User | None:
     """The active user behind a live login-session token, or None if it ended, expired or,
-    with `idle`, went unused for that long (ASVS 3.3.2)."""
+    with `idle`, went unused for that long (ASVS 3.3.2). Noting when the login was last used
+    is handed to `write_later` if given (a page view writes after its reads)."""
     conditions = [
         LoginSession.token_hash == _token_hash(token),
         LoginSession.ended_at.is_(None),
@@ -308,9 +315,20 @@ def user_for_login(
         return None
     login, user = row
     if login.last_seen_at is None or now - login.last_seen_at >= LAST_SEEN_RESOLUTION:
-        login.last_seen_at = now
+        if write_later is None:
+            login.last_seen_at = now
+        else:
+            login_id = login.id
+            write_later(lambda later: touch_login(later, login_id, now))
     user.attach_login_token(token, login.course_scope)
     return user
+
+
+def touch_login(session: Session, login_id: int, now: datetime) -> None:
+    """Note that a login was used now (the idle timeout counts from here)."""
+    session.execute(
+        update(LoginSession).where(LoginSession.id == login_id).values(last_seen_at=now)
+    )
 
 
 def end_login(session: Session, token: str, now: datetime) -> None:
