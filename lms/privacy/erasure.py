@@ -2,7 +2,8 @@
 
 What goes: their name, address and ids on the person record, the name they typed and the IP
 address and browser on their signatures, their logins, their address wherever an outbox
-message carried it (webhooks; mail names people by id), the details of audit events about
+message carried it (webhooks, xAPI statements naming people by address; mail names people by
+id), which account in an LMS was theirs, the details of audit events about
 them, and the key of their ledger digests (so no one can test a guess of what they typed
 against the chain). What stays: the ledger entries (a random reference, never their name),
 the course versions, scores and times. The chain still verifies, and the organisation's
@@ -25,6 +26,7 @@ from lms.config import Settings
 from lms.db import Database
 from lms.evidence.ledger import subject_for
 from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
+from lms.integrations.lti.models import LtiLaunch, LtiUserLink
 from lms.people.models import LoginSession, User
 from lms.reminders.models import OutboxMessage
 from lms.training.models import Attestation
@@ -63,6 +65,7 @@ def erase_person(
     session.execute(delete(LoginSession).where(LoginSession.user_id == person.id))
     _pseudonymise_record(person, subject.ref)
     _scrub_outbox(session, old_email, person.email)
+    _forget_lms_identity(session, person.id)
     _scrub_audit(session, person.id)
     session.flush()
     record(
@@ -103,7 +106,20 @@ def _replaced(value: Any, old: str, new: str) -> Any:
         return {key: _replaced(item, old, new) for key, item in value.items()}
     if isinstance(value, list):
         return [_replaced(item, old, new) for item in value]
+    if value == f"mailto:{old}":  # an xAPI actor named by address
+        return f"mailto:{new}"
     return new if value == old else value
+
+
+def _forget_lms_identity(session: Session, user_id: int) -> None:
+    """Which account in the company's LMS was theirs: the link goes, launches keep no id."""
+    session.execute(delete(LtiUserLink).where(LtiUserLink.user_id == user_id))
+    session.execute(
+        update(LtiLaunch)
+        .where(LtiLaunch.user_id == user_id)
+        .values(subject="erased")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _scrub_outbox(session: Session, old_email: str, new_email: str) -> None:

@@ -16,6 +16,7 @@ from lms.audit.models import AuditEvent
 from lms.clock import iso_utc
 from lms.evidence import packs
 from lms.evidence.models import LedgerPersonal, LedgerSubject
+from lms.integrations.lti.models import LtiLaunch, LtiPlatform
 from lms.people.models import LoginSession, User
 from lms.reminders.models import OutboxMessage
 from lms.reminders.outbox import MAIL_KINDS
@@ -37,9 +38,30 @@ def my_data(session: Session, user: User, now: datetime) -> dict[str, Any]:
         "attestations": _attestations(session, user),
         "mail_sent_to_you": _mail(session, user),
         "logins": _logins(session, user),
+        "lms_launches": _lms_launches(session, user),
         "audit_events_about_you": _audit(session, user),
         "ledger": _ledger(session, user),
     }
+
+
+def _lms_launches(session: Session, user: User) -> list[dict[str, Any]]:
+    """Courses opened from the company's LMS, and which account there was theirs."""
+    rows = session.execute(
+        select(LtiLaunch, LtiPlatform.name)
+        .join(LtiPlatform, LtiPlatform.id == LtiLaunch.platform_id)
+        .where(LtiLaunch.user_id == user.id)
+        .order_by(LtiLaunch.id)
+    )
+    return [
+        {
+            "lms": platform,
+            "your_id_there": launch.subject,
+            "course": launch.course_key,
+            "opened_at": _utc(launch.launched_at),
+            "score_goes_to": launch.lineitem_url,
+        }
+        for launch, platform in rows
+    ]
 
 
 def _profile(user: User) -> dict[str, Any]:

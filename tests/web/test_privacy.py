@@ -11,6 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.audit.models import AuditEvent
+from lms.integrations.lti import platforms
+from lms.integrations.lti.models import LtiLaunch
 from lms.people.models import User
 from lms.people.service import deactivate
 from lms.reminders.outbox import enqueue
@@ -39,6 +41,22 @@ def test_my_data_holds_everything_about_me_and_nothing_about_others(
             session, key=key, kind="reminder", payload={"to": to, "cc": cc, "stage": "due"},
             now=company.start, domain="example.test",
         )  # fmt: skip
+    platform = platforms.register(
+        session,
+        platforms.PlatformDetails(
+            name="Moodle", issuer="https://lms.example.test", client_id="c", deployment_ids=["d"],
+            auth_login_url="https://lms.example.test/a", auth_token_url="https://lms.example.test/t",
+            key_set_url="https://lms.example.test/k",
+        ),
+        company.start,
+    )  # fmt: skip
+    for person, subject in ((me, "lms-me"), (company.a2, "lms-a2")):
+        session.add(
+            LtiLaunch(
+                platform_id=platform.id, user_id=person.id, subject=subject, course_key="basics",
+                deployment_id="d", ags_scopes=[], launched_at=company.start,
+            )
+        )  # fmt: skip
     session.commit()
     page = signed_in(client, me).get("/my-data")
     assert page.status_code == 200
@@ -53,6 +71,8 @@ def test_my_data_holds_everything_about_me_and_nothing_about_others(
     assert basics["quiz_attempts"][0]["your_answers"]
     assert data["attestations"][0]["typed_name"] == me.full_name
     assert data["logins"]  # this very login
+    launches = [(item["lms"], item["your_id_there"]) for item in data["lms_launches"]]
+    assert launches == [("Moodle", "lms-me")]
     assert [m["you_were"] for m in data["mail_sent_to_you"]] == ["recipient", "in copy"]
     assert [e["kind"] for e in data["ledger"]["entries"]] == [
         "quiz_result",

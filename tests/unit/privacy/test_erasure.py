@@ -14,6 +14,8 @@ from lms.audit.models import AuditEvent
 from lms.audit.service import record
 from lms.evidence import checkpoints
 from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
+from lms.integrations.lti import platforms
+from lms.integrations.lti.models import LtiLaunch, LtiUserLink
 from lms.people.models import LoginSession, User
 from lms.people.service import deactivate, start_login
 from lms.privacy import erasure
@@ -66,6 +68,32 @@ def test_erasure_removes_personal_data_and_the_chain_still_verifies(
         subject_user_id=person.id,
         changes={"email": [person.email, "x"]},
     )
+    enqueue(  # an LRS allowed to hold addresses names the person by one
+        session,
+        key="xapi:test",
+        kind="xapi",
+        payload={"statement": {"actor": {"mbox": f"mailto:{person.email}"}}},
+        now=now,
+        domain="example.test",
+    )
+    platform = platforms.register(
+        session,
+        platforms.PlatformDetails(
+            name="LMS",
+            issuer="https://lms.example.test",
+            client_id="c",
+            deployment_ids=["d"],
+            auth_login_url="https://lms.example.test/a",
+            auth_token_url="https://lms.example.test/t",
+            key_set_url="https://lms.example.test/k",
+        ),
+        now,
+    )
+    link = {"platform_id": platform.id, "subject": "lms-7", "user_id": person.id}
+    session.add(LtiUserLink(**link, created_at=now))
+    session.add(
+        LtiLaunch(**link, course_key="basics", deployment_id="d", ags_scopes=[], launched_at=now)
+    )
     checkpoints.create(session, key, now)
     leave(session, person, now)
 
@@ -97,6 +125,12 @@ def test_erasure_removes_personal_data_and_the_chain_still_verifies(
         select(OutboxMessage).where(OutboxMessage.dedupe_key == "webhook:test")
     ).one()
     assert hook.payload["data"]["person"]["email"] == person.email  # the pseudonym now
+    statement = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.dedupe_key == "xapi:test")
+    ).one()
+    assert statement.payload["statement"]["actor"]["mbox"] == f"mailto:{person.email}"
+    assert session.scalar(select(func.count()).where(LtiUserLink.user_id == person.id)) == 0
+    assert session.scalars(select(LtiLaunch.subject)).all() == ["erased"]
     about = session.scalars(
         select(AuditEvent).where(
             AuditEvent.subject_user_id == person.id, AuditEvent.action == "person.update"
