@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from lms.catalog.definition import Audience, CourseDefinition
@@ -186,6 +186,26 @@ def generate(
         _insert(session, Assignment.__table__, rows)
     if history:
         _history(database, rng)
+    _ready_for_queries(database)
+
+
+def _ready_for_queries(database: Database) -> None:
+    """On PostgreSQL: rows were written with their ids, so move each id sequence past them (or
+    the application's first insert collides with a generated row), and gather the planner's
+    statistics, as autovacuum does a little after any bulk load in production."""
+    with database.transaction() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return
+        for table in (User, Assignment, QuizAttempt, Attestation):
+            name = table.__tablename__
+            session.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # noqa: S608
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {name}), false)"
+                )
+            )
+    with database.engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
 def _history(database: Database, rng: random.Random) -> None:

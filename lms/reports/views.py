@@ -6,6 +6,7 @@ queries (reports.access), so another team's ids find nothing and answer 404."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import logging
@@ -127,6 +128,7 @@ def team() -> ResponseReturnValue:
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
     shown = view.rows[(page - 1) * TEAM_PAGE_SIZE : page * TEAM_PAGE_SIZE]
     _audit("view.team_dashboard", people=len(view.rows), shown=len(shown), page=page)
+    day = day_formatter()  # hundreds of cells share a few dozen dates: each is formatted once
     return render_template(
         "reports/team.html",
         form=form,
@@ -137,7 +139,8 @@ def team() -> ResponseReturnValue:
         valid=valid,
         nudge_form=CsrfOnlyForm(),
         statuses=Status,
-        day=day_formatter(),
+        day=day,
+        due=functools.cache(lambda on: _("due %(date)s", date=day(on))),
     ), (200 if valid else 400)
 
 
