@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
 import secrets
 import urllib.error
 import urllib.request
@@ -24,14 +23,13 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from lms.clock import iso_utc
 from lms.db import Base, Database, UTCDateTime
 from lms.people.models import User
-from lms.reminders import outbox
+from lms.reminders import delivery, outbox
+from lms.reminders.delivery import DeliveryFailed, NotWanted
 from lms.reminders.jobs import JobContext
 from lms.reminders.models import OutboxMessage
-from lms.reminders.sender import worker_name
 from lms.training.exemptions import exempt_now
 from lms.training.models import Assignment, Attestation
 
-log = logging.getLogger(__name__)
 EVENTS = (
     "attestation.signed",
     "course.completed",
@@ -247,12 +245,6 @@ def _onboarding_complete(
     return written
 
 
-class DeliveryFailed(Exception):
-    def __init__(self, message: str, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
 def deliver(endpoint: WebhookEndpoint, message: OutboxMessage, now: datetime) -> None:
     """POST the event; any 2xx is delivered. 410 Gone stops retries; the rest back off."""
     body = json.dumps(
@@ -287,38 +279,17 @@ def deliver(endpoint: WebhookEndpoint, message: OutboxMessage, now: datetime) ->
 
 
 def deliver_due(database: Database, now: datetime, limit: int = 200) -> str:
-    """Claim due webhook rows with a lease and deliver them. No transaction is held while
-    waiting on a receiver: each result is settled in a short transaction of its own."""
+    """Deliver the due webhook rows (see lms.reminders.delivery)."""
     with database.transaction() as session:
-        claim = outbox.claim(
-            session,
-            worker=worker_name(),
-            now=now,
-            limit=limit,
-            lease=timedelta(minutes=5),
-            kinds=("webhook",),
-        )
         endpoints = {e.id: e for e in session.scalars(select(WebhookEndpoint))}
-    delivered = failed = 0
-    for message in claim.messages:
+
+    def send(message: OutboxMessage) -> None:
         endpoint = endpoints.get(message.payload["endpoint_id"])
-        outcome: DeliveryFailed | None = None
-        if endpoint is not None and endpoint.active:
-            try:
-                deliver(endpoint, message, now)
-            except DeliveryFailed as error:
-                outcome = error
-        with database.transaction() as session:
-            if endpoint is None or not endpoint.active:
-                outbox.mark_skipped(session, message.id, claim.token, "endpoint removed")
-            elif outcome is not None:
-                failed += 1
-                outbox.mark_failed(
-                    session, message, claim.token, now, str(outcome), permanent=outcome.permanent
-                )
-            else:
-                delivered += 1
-                outbox.mark_sent(session, [message.id], claim.token, now)
+        if endpoint is None or not endpoint.active:
+            raise NotWanted("endpoint removed")
+        deliver(endpoint, message, now)
+
+    delivered, failed = delivery.deliver_due(database, now, kind="webhook", send=send, limit=limit)
     return f"delivered {delivered}, failed {failed}"
 
 

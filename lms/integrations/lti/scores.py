@@ -7,7 +7,6 @@ they signed before or after that launch: the gradebook shows what Vern's records
 from __future__ import annotations
 
 import hashlib
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,13 +26,12 @@ from lms.integrations.lti.launches import SCORE_SCOPE
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiToolKey
 from lms.integrations.lti.platforms import registration
 from lms.integrations.lti.storage import purge_expired
-from lms.reminders import outbox
+from lms.reminders import delivery, outbox
+from lms.reminders.delivery import DeliveryFailed, NotWanted
 from lms.reminders.jobs import JobContext
 from lms.reminders.models import OutboxMessage
-from lms.reminders.sender import worker_name
 from lms.training.models import Assignment, Attestation
 
-log = logging.getLogger(__name__)
 KIND = "lti_score"
 WINDOW = timedelta(days=7)  # launches and signatures this recent are looked at
 GONE = (404, 410)  # the line item or the course was deleted: retrying cannot help
@@ -85,12 +83,6 @@ def find_scores(session: Session, now: datetime, *, domain: str) -> int:
     return queued
 
 
-class ScoreRefused(Exception):
-    def __init__(self, message: str, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
 def _grade(payload: dict[str, Any]) -> Grade:
     return (
         Grade()
@@ -114,52 +106,25 @@ def post_score(platform: LtiPlatform, key: LtiToolKey | None, payload: dict[str,
         service.put_grade(_grade(payload))
     except LtiServiceException as error:
         status = error.response.status_code
-        raise ScoreRefused(f"HTTP {status} from {error.response.url}", status in GONE) from None
+        raise DeliveryFailed(f"HTTP {status} from {error.response.url}", status in GONE) from None
     except (LtiException, RequestException) as error:
-        raise ScoreRefused(f"{type(error).__name__}: {error}", permanent=False) from None
+        raise DeliveryFailed(f"{type(error).__name__}: {error}", permanent=False) from None
 
 
 def deliver_due(database: Database, now: datetime, limit: int = 100) -> str:
-    """Claim due scores with a lease and post them; each outcome settles in its own short
-    transaction, so a slow gradebook holds no database transaction open."""
+    """Post the due scores (see lms.reminders.delivery)."""
     with database.transaction() as session:
-        claim = outbox.claim(
-            session,
-            worker=worker_name(),
-            now=now,
-            limit=limit,
-            lease=timedelta(minutes=5),
-            kinds=(KIND,),
-        )
-    posted = failed = 0
-    for message in claim.messages:
-        outcome = _post(database, message)
-        with database.transaction() as session:
-            if outcome == "skipped":
-                outbox.mark_skipped(session, message.id, claim.token, "platform removed")
-            elif isinstance(outcome, ScoreRefused):
-                failed += 1
-                log.warning("LTI score not accepted (%s): %s", message.dedupe_key, outcome)
-                outbox.mark_failed(
-                    session, message, claim.token, now, str(outcome), permanent=outcome.permanent
-                )
-            else:
-                posted += 1
-                outbox.mark_sent(session, [message.id], claim.token, now)
-    return f"scores posted {posted}, failed {failed}"
-
-
-def _post(database: Database, message: OutboxMessage) -> ScoreRefused | str:
-    with database.transaction() as session:
-        platform = session.get(LtiPlatform, message.payload["platform_id"])
+        active = {p.id: p for p in session.scalars(select(LtiPlatform).where(LtiPlatform.active))}
         key = keys.current_key(session)
-    if platform is None or not platform.active:
-        return "skipped"
-    try:
+
+    def send(message: OutboxMessage) -> None:
+        platform = active.get(message.payload["platform_id"])
+        if platform is None:
+            raise NotWanted("platform switched off")
         post_score(platform, key, message.payload)
-    except ScoreRefused as refused:
-        return refused
-    return "posted"
+
+    posted, failed = delivery.deliver_due(database, now, kind=KIND, send=send, limit=limit)
+    return f"scores posted {posted}, failed {failed}"
 
 
 def run(context: JobContext) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import logging
 import urllib.error
 import urllib.request
 import uuid
@@ -30,10 +29,10 @@ from lms.integrations.lti.models import LtiLaunch
 from lms.integrations.xapi import statements as xapi
 from lms.integrations.xapi.models import LrsEndpoint
 from lms.people.models import User
-from lms.reminders import outbox
+from lms.reminders import delivery, outbox
+from lms.reminders.delivery import DeliveryFailed, NotWanted
 from lms.reminders.jobs import JobContext
 from lms.reminders.models import OutboxMessage
-from lms.reminders.sender import worker_name
 from lms.training.live_sessions import LIVE_SESSION
 from lms.training.models import (
     Assignment,
@@ -44,7 +43,6 @@ from lms.training.models import (
     QuizAttempt,
 )
 
-log = logging.getLogger(__name__)
 KIND = "xapi"
 XAPI_VERSION = "1.0.3"
 TIMEOUT_SECONDS = 10
@@ -324,12 +322,6 @@ def find_statements(session: Session, now: datetime, *, base_url: str, domain: s
 # --- delivering ------------------------------------------------------------------------------
 
 
-class DeliveryFailed(Exception):
-    def __init__(self, message: str, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-
-
 def put_statement(endpoint: LrsEndpoint, statement: dict[str, Any]) -> None:
     """PUT one statement under its id. 204 stored; 409 means a statement with that id is there
     already, which for Vern's deterministic ids means an earlier try arrived."""
@@ -362,43 +354,18 @@ def put_statement(endpoint: LrsEndpoint, statement: dict[str, Any]) -> None:
 
 
 def deliver_due(database: Database, now: datetime, limit: int = 500) -> str:
+    """Send the due statements (see lms.reminders.delivery)."""
     with database.transaction() as session:
-        claim = outbox.claim(
-            session,
-            worker=worker_name(),
-            now=now,
-            limit=limit,
-            lease=timedelta(minutes=5),
-            kinds=(KIND,),
-        )
-        stores = {e.id: e for e in session.scalars(select(LrsEndpoint))}
-    sent = failed = 0
-    for message in claim.messages:
-        endpoint = stores.get(message.payload["endpoint_id"])
-        outcome = _deliver(endpoint, message)
-        with database.transaction() as session:
-            if endpoint is None or not endpoint.active:
-                outbox.mark_skipped(session, message.id, claim.token, "LRS switched off")
-            elif outcome is not None:
-                failed += 1
-                log.warning("xAPI statement not stored (%s): %s", message.dedupe_key, outcome)
-                outbox.mark_failed(
-                    session, message, claim.token, now, str(outcome), permanent=outcome.permanent
-                )
-            else:
-                sent += 1
-                outbox.mark_sent(session, [message.id], claim.token, now)
-    return f"statements stored {sent}, failed {failed}"
+        active = {e.id: e for e in session.scalars(select(LrsEndpoint).where(LrsEndpoint.active))}
 
-
-def _deliver(endpoint: LrsEndpoint | None, message: OutboxMessage) -> DeliveryFailed | None:
-    if endpoint is None or not endpoint.active:
-        return None
-    try:
+    def send(message: OutboxMessage) -> None:
+        endpoint = active.get(message.payload["endpoint_id"])
+        if endpoint is None:
+            raise NotWanted("LRS switched off")
         put_statement(endpoint, message.payload["statement"])
-    except DeliveryFailed as failed:
-        return failed
-    return None
+
+    stored, failed = delivery.deliver_due(database, now, kind=KIND, send=send, limit=limit)
+    return f"statements stored {stored}, failed {failed}"
 
 
 def run(context: JobContext) -> str:
