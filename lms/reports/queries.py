@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
@@ -71,8 +71,10 @@ class Filters:
     line: Line = Line.ALL
 
 
-@dataclass(frozen=True)
-class Cell:
+class Cell(NamedTuple):
+    """One person × course of a manager's matrix (thousands a page view: a tuple, not a frozen
+    dataclass, whose construction costs several times more)."""
+
     assignment_id: int
     course_key: str
     status: Status
@@ -109,42 +111,39 @@ def team_view(
 ) -> TeamView:
     """The manager's whole reporting line (never anyone else), filtered."""
     scope = and_(in_scope(manager, organisation=False), User.active.is_(True))
-    query = (
+    # People and their cycles apart: the person's columns are not repeated for each course.
+    people = {
+        user_id: (name, email, manager_id, department)
+        for user_id, name, email, manager_id, department in session.execute(
+            select(User.id, User.full_name, User.email, User.manager_id, Department.name)
+            .outerjoin(Department, Department.id == User.department_id)
+            .where(scope)
+        )
+    }
+    course_keys = {
+        course_id: key for course_id, key in session.execute(select(Course.id, Course.key))
+    }
+    cycles = session.execute(
         select(
-            User.id,
-            User.full_name,
-            User.email,
-            User.manager_id,
-            Department.name,
+            Assignment.user_id,
             Assignment.id,
-            Course.key,
+            Assignment.course_id,
             Assignment.due_on,
             Assignment.completed_at,
             exempt_now(),
         )
-        .join(Assignment, Assignment.user_id == User.id)
-        .join(Course, Course.id == Assignment.course_id)
-        .outerjoin(Department, Department.id == User.department_id)
+        .join(User, User.id == Assignment.user_id)
         .where(scope, Assignment.superseded_at.is_(None), Assignment.ended_at.is_(None))
     )
     rows_by_user: dict[int, PersonRow] = {}
     keys: set[str] = set()
     soon = today + timedelta(days=DUE_SOON_DAYS)
-    for (
-        user_id,
-        name,
-        email,
-        manager_id,
-        department,
-        assignment_id,
-        key,
-        due_on,
-        completed_at,
-        exempt,
-    ) in session.execute(query):
+    for user_id, assignment_id, course_id, due_on, completed_at, exempt in cycles:
+        key = course_keys[course_id]
         keys.add(key)
         row = rows_by_user.get(user_id)
         if row is None:
+            name, email, manager_id, department = people[user_id]
             row = rows_by_user[user_id] = PersonRow(
                 user_id, name, email, department or "", direct=manager_id == manager.id
             )
