@@ -73,6 +73,7 @@ def test_an_admin_registers_a_platform_and_vern_gets_its_key(
     page = client.get(PAGE).get_data(as_text=True)
     assert "Test LMS" in page
     assert "department from “department”" in page
+    assert 'aria-label="Switch off Test LMS"' in page
 
 
 @pytest.mark.parametrize(

@@ -49,6 +49,7 @@ def test_an_admin_connects_a_store_and_its_password_is_never_shown(
     page = client.get(PAGE).get_data(as_text=True)
     assert "Company LRS" in page
     assert "pseudonymous account" in page
+    assert 'aria-label="Switch off Company LRS"' in page
     assert FORM["password"] not in page
     event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
     assert event is not None
