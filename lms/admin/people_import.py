@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from lms.audit.service import record
+from lms.messages import N_
 from lms.people.models import Department, User
 from lms.people.service import (
     create_user,
@@ -48,11 +49,6 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 LOOKUP_CHUNK = 500  # ids per IN (...): far below every database's limit on bound parameters
 
 Progress = Callable[[int], None]
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction (pybabel knows N_); the web page translates it."""
-    return message
 
 
 class ProblemKind(StrEnum):

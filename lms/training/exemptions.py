@@ -13,15 +13,11 @@ from sqlalchemy.orm import Session
 
 from lms.audit.service import record
 from lms.catalog.models import Course
+from lms.messages import N_
 from lms.people.models import User
 from lms.training.models import Assignment, Exemption
 
 MAX_REASON = 500
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction (pybabel knows N_); the page translates it."""
-    return message
 
 
 class ExemptionRefused(Exception):

@@ -15,17 +15,13 @@ from sqlalchemy.orm import Session
 from lms.audit.service import record
 from lms.catalog.models import Course
 from lms.evidence import ledger
+from lms.messages import N_
 from lms.people.models import User
 from lms.training import rules
 from lms.training.models import Assignment, LiveSeat, LiveSession, ModuleView
 
 LIVE_SESSION = "live_session"
 MAX_CAPACITY = 500
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction (pybabel knows N_); the page translates it."""
-    return message
 
 
 class LiveSessionRefused(Exception):

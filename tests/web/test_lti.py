@@ -19,6 +19,7 @@ from werkzeug.test import TestResponse
 
 from lms.audit.models import AuditEvent
 from lms.catalog.definition import CourseDefinition
+from lms.catalog.models import Course, CourseVersion
 from lms.db import Database
 from lms.integrations.lti import platforms, scores
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiUserLink
@@ -29,6 +30,7 @@ from lms.training.cycles import assign_courses
 from tests import factories
 from tests.company import complete
 from tests.lti_platform import CLIENT_ID, ISSUER, TestPlatform, state_and_nonce
+from tests.unit.training.conftest import Learner
 
 
 @pytest.fixture
@@ -128,6 +130,28 @@ def test_a_good_launch_opens_the_course_in_a_login_that_reaches_only_that_course
         refused = client.get(elsewhere)
         assert refused.status_code == 403, elsewhere
         assert "reaches only that course" in refused.get_data(as_text=True)
+
+
+def test_a_launched_login_opens_only_the_attempts_of_its_own_course(
+    client: FlaskClient,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    basics: CourseDefinition,
+    now: datetime,
+) -> None:
+    kari = session.scalars(select(User).where(User.email == "kari@example.test")).one()
+    sales_only = session.scalars(
+        select(CourseVersion).join(Course, Course.id == CourseVersion.course_id)
+        .where(Course.key == "sales-only")
+    ).one().definition  # fmt: skip
+    attempts = {}
+    for definition in (basics, sales_only):
+        attempts[definition.key] = Learner(session, kari, definition, now).pass_quiz().id
+    session.commit()
+    assert _launch(client, platform).status_code == 302  # into basics
+    assert client.get(f"/attempts/{attempts['basics']}/result").status_code == 200
+    assert client.get(f"/attempts/{attempts['sales-only']}/result").status_code == 403
 
 
 def test_the_second_launch_of_the_same_person_finds_them_by_the_platform_id(

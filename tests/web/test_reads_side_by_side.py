@@ -18,26 +18,26 @@ from lms.audit import service as audit_service
 from lms.audit.models import AuditEvent
 from lms.config import Settings
 from lms.db import SQLITE_BEGIN, Database
+from lms.migrate import upgrade
 from lms.people.models import Role
 from lms.people.service import create_user
 from tests.conftest import Auth
 
 
 @pytest.fixture(params=[False, True], ids=["as served", "exceptions propagated"])
-def sqlite_app(
-    fresh_database_url: str, tmp_path: Path, courses_root: Path, request: pytest.FixtureRequest
-) -> Flask:
-    if not fresh_database_url.startswith("sqlite"):
-        pytest.skip("SQLite's write lock; PostgreSQL reads and writes side by side anyway")
+def sqlite_app(tmp_path: Path, courses_root: Path, request: pytest.FixtureRequest) -> Flask:
+    """A SQLite file of its own on both test legs: the behaviour is SQLite's write lock."""
+    url = f"sqlite:///{tmp_path / 'reads.sqlite3'}"
+    upgrade(url)
     settings = Settings(
         env="testing",
         secret_key="test-secret-key-" + "x" * 32,
-        database_url=fresh_database_url,
+        database_url=url,
         instance_path=tmp_path / "instance",
         courses_path=courses_root,
         testing=True,
     ).validated()
-    app = create_app(settings, database=Database(fresh_database_url))
+    app = create_app(settings, database=Database(url))
     # Served by gunicorn, an error reaches the 500 handler; a test app propagates it instead.
     app.config["PROPAGATE_EXCEPTIONS"] = request.param
     return app

@@ -83,7 +83,7 @@ def register() -> ResponseReturnValue:
                 created_by_id=current_user.id,
             )
         except platforms.BadPlatform as bad:
-            getattr(form, bad.field).errors.append(bad.message)
+            getattr(form, bad.field).errors.append(_(bad.message, **bad.values))
         else:
             record(
                 db_session(),

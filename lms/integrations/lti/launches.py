@@ -15,8 +15,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lms.catalog.models import Course
 from lms.catalog.service import current_courses
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiUsedNonce, LtiUserLink
+from lms.messages import N_
 from lms.people.models import Department, User
 from lms.people.service import create_user, email_problem, normalise_email, user_by_email
 from lms.training.cycles import assign_courses
@@ -26,11 +28,6 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 COURSE_PATH = "/lti/courses/"
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction (pybabel knows N_); the page translates it."""
-    return message
 
 
 class LaunchRefused(Exception):
@@ -179,15 +176,14 @@ def person_for(
     return user
 
 
-def _course_is_theirs(session: Session, user: User, course_key: str, now: datetime) -> bool:
+def _course_is_theirs(session: Session, user: User, course_id: int, now: datetime) -> bool:
     assign_courses(session, now, user=user)  # someone new gets their courses now, not later
-    course_ids = [course.id for course, _ in current_courses(session) if course.key == course_key]
-    return bool(course_ids) and bool(
+    return bool(
         session.scalar(
             select(
                 exists().where(
                     Assignment.user_id == user.id,
-                    Assignment.course_id == course_ids[0],
+                    Assignment.course_id == course_id,
                     Assignment.superseded_at.is_(None),
                     Assignment.ended_at.is_(None),
                 )
@@ -202,7 +198,7 @@ def accept(
     """Everything a resource launch does in the database (after `consume_nonce`);
     LaunchRefused changes nothing worth keeping (the request rolls back)."""
     course_key = course_of(claims)
-    known = {course.key for course, _ in current_courses(session)}
+    known = {course.key: course.id for course, _ in current_courses(session)}
     if course_key is None or course_key not in known:
         raise LaunchRefused(
             N_(
@@ -212,7 +208,7 @@ def accept(
             f"launch for unknown course {course_key!r} from {platform.issuer}",
         )
     user = person_for(session, platform, claims, now)
-    if not _course_is_theirs(session, user, course_key, now):
+    if not _course_is_theirs(session, user, known[course_key], now):
         raise LaunchRefused(
             N_(
                 "This course is not part of your required training in Vern, so there is "
@@ -250,13 +246,11 @@ def record_in_course(
         key = session.scalar(
             select(Attestation.course_key).where(Attestation.id == arguments.get("attestation_id"))
         )
-        return key == course_key
-    course_id = session.scalar(
-        select(Assignment.course_id)
-        .join(QuizAttempt, QuizAttempt.assignment_id == Assignment.id)
-        .where(QuizAttempt.id == arguments.get("attempt_id"))
-    )
-    return course_id is not None and any(
-        course.id == course_id and course.key == course_key
-        for course, _ in current_courses(session)
-    )
+    else:
+        key = session.scalar(
+            select(Course.key)
+            .join(Assignment, Assignment.course_id == Course.id)
+            .join(QuizAttempt, QuizAttempt.assignment_id == Assignment.id)
+            .where(QuizAttempt.id == arguments.get("attempt_id"))
+        )
+    return key == course_key

@@ -16,15 +16,18 @@ from sqlalchemy.orm import Session
 
 from lms.integrations.lti import keys
 from lms.integrations.lti.models import LtiPlatform, LtiToolKey
+from lms.messages import N_
 
 
 class BadPlatform(ValueError):
-    """A registration that cannot work; the message names the field and is safe to show."""
+    """A registration that cannot work: the field, and a message for it (translated by the
+    page with `values`; English as the exception's text, for the command line)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
+    def __init__(self, field: str, message: str, **values: object) -> None:
+        super().__init__(f"{field}: {message % values if values else message}")
         self.field = field
         self.message = message
+        self.values = values
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ def _url(field: str, value: str, *, allow_http: bool) -> str:
     parts = urlsplit(value)
     schemes = ("https", "http") if allow_http else ("https",)
     if parts.scheme not in schemes or not parts.netloc:
-        raise BadPlatform(field, "must be an https:// address")
+        raise BadPlatform(field, N_("must be an https:// address"))
     return value
 
 
@@ -54,28 +57,33 @@ def _key_set(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise BadPlatform("key_set", f"not JSON ({error.msg}, line {error.lineno})") from None
+        raise BadPlatform(
+            "key_set",
+            N_("not JSON (%(problem)s, line %(line)s)"),
+            problem=error.msg,
+            line=error.lineno,
+        ) from None
     if not isinstance(value, dict) or not isinstance(value.get("keys"), list) or not value["keys"]:
-        raise BadPlatform("key_set", 'must be a JWKS: {"keys": [...]} with at least one key')
+        raise BadPlatform("key_set", N_('must be a JWKS, {"keys": [...]}, with at least one key'))
     for key in value["keys"]:
         if not isinstance(key, dict) or key.get("kty") != "RSA" or not key.get("kid"):
-            raise BadPlatform("key_set", "every key must be an RSA key with a kid")
+            raise BadPlatform("key_set", N_("every key must be an RSA key with a kid"))
     return value
 
 
 def validate(details: PlatformDetails, *, allow_http: bool) -> PlatformDetails:
     """The details cleaned up, or BadPlatform naming the first field that cannot work."""
     if not details.name.strip():
-        raise BadPlatform("name", "is required")
+        raise BadPlatform("name", N_("is required"))
     if not details.client_id.strip():
-        raise BadPlatform("client_id", "is required")
+        raise BadPlatform("client_id", N_("is required"))
     deployments = [d.strip() for d in details.deployment_ids if d.strip()]
     if not deployments:
-        raise BadPlatform("deployment_ids", "at least one deployment id is required")
+        raise BadPlatform("deployment_ids", N_("at least one deployment ID is required"))
     if bool(details.key_set_url and details.key_set_url.strip()) == bool(
         details.key_set and details.key_set.strip()
     ):
-        raise BadPlatform("key_set_url", "give either the platform's JWKS URL or its keys")
+        raise BadPlatform("key_set_url", N_("give either the platform's JWKS URL or its keys"))
     return PlatformDetails(
         name=details.name.strip(),
         issuer=_url("issuer", details.issuer, allow_http=allow_http),
@@ -110,7 +118,7 @@ def register(
         )
     )
     if taken is not None:
-        raise BadPlatform("client_id", "this issuer and client id are registered already")
+        raise BadPlatform("client_id", N_("this issuer and client ID are registered already"))
     platform = LtiPlatform(
         name=clean.name,
         issuer=clean.issuer,

@@ -39,6 +39,7 @@ from lms.integrations.lti.http import PatientSession
 from lms.integrations.lti.models import LtiPlatform
 from lms.integrations.lti.platforms import VernToolConf
 from lms.integrations.lti.storage import DatabaseLaunchStorage
+from lms.messages import N_
 from lms.people.service import start_login
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ def _refused(message: str, cause: str, values: dict[str, str] | None = None) -> 
     ), 400
 
 
-def _launch_from_request() -> tuple[FlaskMessageLaunch, VernToolConf, DatabaseLaunchStorage]:
+def _launch_from_request() -> tuple[FlaskMessageLaunch, VernToolConf]:
     storage = DatabaseLaunchStorage(db_session())
     conf = VernToolConf(db_session())
     launch = FlaskMessageLaunch(
@@ -82,7 +83,7 @@ def _launch_from_request() -> tuple[FlaskMessageLaunch, VernToolConf, DatabaseLa
         requests_session=PatientSession(),
     )
     launch.set_public_key_caching(storage, cache_lifetime=PUBLIC_KEY_CACHE_SECONDS)
-    return launch, conf, storage
+    return launch, conf
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -93,7 +94,7 @@ def login() -> ResponseReturnValue:
     target = request.values.get("target_link_uri") or ""
     if urlsplit(target).netloc not in ("", request.host):
         return _refused(
-            launches.N_("This link does not lead to Vern. Ask your LMS administrator."),
+            N_("This link does not lead to Vern. Ask your LMS administrator."),
             f"login initiation for a foreign target {target!r}",
         )
     oidc = FlaskOIDCLogin(
@@ -105,7 +106,7 @@ def login() -> ResponseReturnValue:
         response: ResponseReturnValue = oidc.redirect(url_for("lti.launch", _external=True))
     except (OIDCException, LtiException) as error:
         return _refused(
-            launches.N_(
+            N_(
                 "Your LMS sent an incomplete or unknown sign-in request. Ask your "
                 "administrator to check Vern's registration in the LMS."
             ),
@@ -117,12 +118,12 @@ def login() -> ResponseReturnValue:
 @bp.route("/launch", methods=["POST"])
 @csrf.exempt
 def launch() -> ResponseReturnValue:
-    message_launch, conf, storage = _launch_from_request()
+    message_launch, conf = _launch_from_request()
     try:
         claims: dict[str, Any] = dict(message_launch.get_launch_data())
     except LtiException as error:
         return _refused(
-            launches.N_(
+            N_(
                 "Vern could not verify this launch from your LMS, so nothing was "
                 "opened. Open the course again from your LMS; if it happens again, "
                 "tell your administrator."
@@ -141,7 +142,7 @@ def launch() -> ResponseReturnValue:
         return _course_picker(message_launch, platform, claims)
     if not message_launch.is_resource_launch():
         return _refused(
-            launches.N_("Vern does not handle this kind of LTI message."),
+            N_("Vern does not handle this kind of LTI message."),
             f"unsupported message type from {platform.issuer}",
         )
     try:
@@ -217,16 +218,12 @@ def deep_link() -> ResponseReturnValue:
         )
     except LtiException as error:
         return _refused(
-            launches.N_(
-                "This choice came too late or was already sent. Start again from your LMS."
-            ),
+            N_("This choice came too late or was already sent. Start again from your LMS."),
             f"deep-link reply for an unknown launch: {error}",
         )
     if not message_launch.is_deep_link_launch() or conf.platform is None:
         return _refused(
-            launches.N_(
-                "This choice came too late or was already sent. Start again from your LMS."
-            ),
+            N_("This choice came too late or was already sent. Start again from your LMS."),
             "deep-link reply for a launch that was not a deep-linking request",
         )
     chosen = request.form.getlist("course")

@@ -64,7 +64,7 @@ def connect() -> ResponseReturnValue:
                 created_by_id=current_user.id,
             )
         except service.BadLrs as bad:
-            getattr(form, bad.field).errors.append(bad.message)
+            getattr(form, bad.field).errors.append(_(bad.message))
         else:
             record(
                 db_session(),

@@ -12,7 +12,7 @@ import json
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,9 +25,11 @@ from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course, CourseVersion
 from lms.db import Database
 from lms.evidence.ledger import subject_for
+from lms.evidence.models import LedgerSubject
 from lms.integrations.lti.models import LtiLaunch
 from lms.integrations.xapi import statements as xapi
 from lms.integrations.xapi.models import LrsEndpoint
+from lms.messages import N_
 from lms.people.models import User
 from lms.reminders import delivery, outbox
 from lms.reminders.delivery import DeliveryFailed, NotWanted
@@ -54,6 +56,8 @@ Statements = Iterator[dict[str, Any]]
 
 
 class BadLrs(ValueError):
+    """A store that cannot work: the field and a message for it (translated by the page)."""
+
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
@@ -76,12 +80,14 @@ def register(
     created_by_id: int | None = None,
 ) -> LrsEndpoint:
     if not name.strip():
-        raise BadLrs("name", "is required")
+        raise BadLrs("name", N_("is required"))
     parts = urlsplit(url.strip())
     if parts.scheme not in (("https", "http") if allow_http else ("https",)) or not parts.netloc:
-        raise BadLrs("url", "must be an https:// address")
+        raise BadLrs("url", N_("must be an https:// address"))
     if not username.strip() or not password:
-        raise BadLrs("username", "the LRS's Basic authentication needs a user name and password")
+        raise BadLrs(
+            "username", N_("the LRS's Basic authentication needs a user name and password")
+        )
     endpoint = LrsEndpoint(
         name=name.strip(),
         url=url.strip().rstrip("/") + "/",
@@ -133,12 +139,33 @@ class _Reader:
         self._people: dict[int, dict[str, Any]] = {}
         self._versions: dict[int, CourseDefinition] = {}
 
-    def who(self, user_id: int) -> dict[str, Any]:
-        if user_id not in self._people:
-            email = self.session.scalar(select(User.email).where(User.id == user_id))
-            ref = subject_for(self.session, user_id, self.now).ref
-            person = xapi.Person(ref, email)
+    def know(self, user_ids: Iterable[int]) -> None:
+        """Load the actors of these people in two queries (a ledger reference is made for
+        someone who has none yet), not two per person."""
+        missing = set(user_ids) - self._people.keys()
+        if not missing:
+            return
+        emails = {
+            user_id: email
+            for user_id, email in self.session.execute(
+                select(User.id, User.email).where(User.id.in_(missing))
+            )
+        }
+        refs = {
+            user_id: ref
+            for user_id, ref in self.session.execute(
+                select(LedgerSubject.user_id, LedgerSubject.ref).where(
+                    LedgerSubject.user_id.in_(missing)
+                )
+            )
+        }
+        for user_id in missing:
+            ref = refs.get(user_id) or subject_for(self.session, user_id, self.now).ref
+            person = xapi.Person(ref, emails.get(user_id))
             self._people[user_id] = xapi.actor(self.iris, person, send_email=self.send_email)
+
+    def who(self, user_id: int) -> dict[str, Any]:
+        self.know((user_id,))
         return self._people[user_id]
 
     def course(self, version_id: int) -> tuple[CourseDefinition, xapi.CourseRef]:
@@ -160,7 +187,8 @@ def _launches(reader: _Reader, since: datetime, until: datetime) -> Statements:
             & Assignment.superseded_at.is_(None),
         )
         .where(LtiLaunch.launched_at >= since, LtiLaunch.launched_at < until)
-    )
+    ).all()
+    reader.know(launch.user_id for launch, _ in rows)
     for launch, version_id in rows:
         _, course = reader.course(version_id)
         yield xapi.launched(
@@ -173,7 +201,8 @@ def _module_views(reader: _Reader, since: datetime, until: datetime) -> Statemen
         select(ModuleView, Assignment.user_id, Assignment.course_version_id)
         .join(Assignment, Assignment.id == ModuleView.assignment_id)
         .where(ModuleView.viewed_at >= since, ModuleView.viewed_at < until)
-    )
+    ).all()
+    reader.know(user_id for _, user_id, _ in rows)
     for view, user_id, version_id in rows:
         definition, course = reader.course(version_id)
         module = definition.module(view.module_slug)
@@ -209,7 +238,8 @@ def _attempts(reader: _Reader, since: datetime, until: datetime) -> Statements:
         select(QuizAttempt, Assignment.user_id, Assignment.course_version_id)
         .join(Assignment, Assignment.id == QuizAttempt.assignment_id)
         .where(QuizAttempt.submitted_at >= since, QuizAttempt.submitted_at < until)
-    )
+    ).all()
+    reader.know(user_id for _, user_id, _ in rows)
     for attempt, user_id, version_id in rows:
         definition, course = reader.course(version_id)
         who = reader.who(user_id)
@@ -234,7 +264,8 @@ def _attestations(reader: _Reader, since: datetime, until: datetime) -> Statemen
         select(Attestation, Assignment)
         .join(Assignment, Assignment.id == Attestation.assignment_id)
         .where(Attestation.signed_at >= since, Attestation.signed_at < until)
-    )
+    ).all()
+    reader.know(attestation.user_id for attestation, _ in rows)
     for attestation, cycle in rows:
         _, course = reader.course(cycle.course_version_id)
         who = reader.who(attestation.user_id)
@@ -271,7 +302,9 @@ def _live_sessions(reader: _Reader, since: datetime, until: datetime) -> Stateme
             Assignment.completed_via == LIVE_SESSION,
         )
     )
-    for cycle in rows.scalars().unique():
+    cycles = rows.scalars().unique().all()
+    reader.know(cycle.user_id for cycle in cycles)
+    for cycle in cycles:
         _, course = reader.course(cycle.course_version_id)
         yield xapi.completed(
             reader.iris,
