@@ -55,6 +55,9 @@ class Settings:
     # None: assign a new hire's courses as soon as they exist in Vern (pre-boarding);
     # N: not earlier than N days before their start date (0 = on the start date).
     preboarding_days: int | None = None
+    # None: invite a new person to Vern (welcome mail) as soon as they exist; N: N days before
+    # their start date in their time zone (people without a start date: at once).
+    invite_days_before_start: int | None = None
     # Mail: with no SMTP host, mail goes to the console log (the embedded default).
     smtp_host: str = ""
     smtp_port: int = 25
@@ -118,6 +121,7 @@ class Settings:
             default_locale=env.get("LMS_DEFAULT_LOCALE", "en"),
             default_timezone=env.get("LMS_DEFAULT_TIMEZONE", "Europe/Oslo"),
             preboarding_days=_optional_int(env, "LMS_PREBOARDING_DAYS"),
+            invite_days_before_start=_optional_int(env, "LMS_INVITE_DAYS_BEFORE_START"),
             smtp_host=env.get("LMS_SMTP_HOST", ""),
             smtp_port=_int(env, "LMS_SMTP_PORT", 25),
             smtp_username=env.get("LMS_SMTP_USERNAME", ""),
@@ -166,6 +170,8 @@ class Settings:
                 raise ConfigError(f"LMS_{name.upper()} must be at least 1")
         if (self.clock_file or self.tick_seconds) and self.env != "testing":
             raise ConfigError("LMS_CLOCK_FILE and LMS_TICK_SECONDS are for LMS_ENV=testing only")
+        if self.invite_days_before_start is not None and self.invite_days_before_start < 0:
+            raise ConfigError("LMS_INVITE_DAYS_BEFORE_START must be 0 (on the start date) or more")
         if self.trusted_proxies < 0:
             raise ConfigError("LMS_TRUSTED_PROXIES must be 0 (no proxy) or more")
         if self.default_locale not in self.languages:

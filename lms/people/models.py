@@ -78,6 +78,9 @@ class User(Base):
     # DELETE through SCIM: the person is gone for the provisioning system (404 from then on)
     # and deactivated in Vern, while their training history stays as evidence.
     scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the person's first invitation (welcome mail) was queued; None: still owed one. The
+    # sweep invites whoever is owed one, so every way a person comes in is covered.
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
 
     department: Mapped[Department | None] = relationship(lazy="joined")
     manager: Mapped[User | None] = relationship(remote_side=[id])
