@@ -166,3 +166,33 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     account_key: Mapped[str] = mapped_column(String(64), index=True)
     ip: Mapped[str | None] = mapped_column(String(64), index=True)
+
+
+class LinkPurpose(StrEnum):
+    """What a single-use link mailed to a person lets them do."""
+
+    SIGN_IN = "sign_in"
+    PASSWORD_RESET = "password_reset"
+
+
+class SignInToken(Base):
+    """One single-use link mailed to a person: sign in, or set a new password.
+
+    Only a hash of the token is stored. The token itself is an HMAC of `salt` under a key
+    derived from the app's secret key, so the mail renderer recomputes it at send time and
+    neither this table nor the outbox ever holds a usable link."""
+
+    __tablename__ = "sign_in_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    salt: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A newer link, a sign-in, a deactivation or a password change makes older links void.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the person was going (a course from a reminder mail), a same-site path.
+    next_path: Mapped[str | None] = mapped_column(String(500))
