@@ -172,7 +172,7 @@ class LinkPurpose(StrEnum):
     """What a single-use link mailed to a person lets them do."""
 
     SIGN_IN = "sign_in"
-    PASSWORD_RESET = "password_reset"
+    PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a password
 
 
 class SignInToken(Base):

@@ -17,9 +17,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from lms.catalog.definition import RESERVED_AUDIENCE_WORDS
 from lms.catalog.loader import KEY_PATTERN
+from lms.people import sign_in_links
 from lms.people.models import Department, LoginSession, Role, User, UserRole
+from lms.people.passwords import MIN_PASSWORD_LENGTH, PasswordProblem, password_problem
 
-MIN_PASSWORD_LENGTH = 12
 # werkzeug's memory-hard default; tests swap in a cheap one.
 PASSWORD_METHOD = "scrypt"  # noqa: S105 - a hashing method, not a password
 # A real hash to compare against when the email is unknown, so a wrong email and a wrong
@@ -214,6 +215,7 @@ def deactivate(session: Session, user: User, now: datetime) -> None:
         user.active = False
         user.deactivated_at = now
         end_all_logins(session, user, now)
+        sign_in_links.void_outstanding(session, user.id, now)
         session.flush()
 
 
@@ -228,15 +230,21 @@ def user_by_email(session: Session, email: str) -> User | None:
 
 
 def reset_password(session: Session, user: User, password: str, now: datetime) -> None:
-    """A new password set by an operator: every existing login of the person ends."""
+    """A new password (set by an operator, or by the person from a reset link): every
+    existing login of the person ends and their unused sign-in and reset links are void."""
     set_password(user, password)
     end_all_logins(session, user, now)
+    sign_in_links.void_outstanding(session, user.id, now)
     session.flush()
 
 
 def set_password(user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
+    """Store a hash of `password` if the password rules (lms.people.passwords) allow it."""
+    problem = password_problem(password)
+    if problem is PasswordProblem.TOO_SHORT:
         raise WeakPassword(f"A password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if problem is PasswordProblem.TOO_COMMON:
+        raise WeakPassword("This password is one of the most common ones: choose another")
     user.password_hash = generate_password_hash(password, method=PASSWORD_METHOD)
 
 
@@ -265,7 +273,9 @@ def start_login(
     course_scope: str | None = None,
 ) -> LoginStarted:
     """Open a new server-side login session; only its hash is stored. With `course_scope`
-    (an LTI launch) the login reaches that one course only."""
+    (an LTI launch) the login reaches that one course only. Any sign-in (password, link,
+    single sign-on, LTI) makes the person's unused sign-in and reset links void."""
+    sign_in_links.void_outstanding(session, user.id, now)
     token = secrets.token_urlsafe(32)
     expires_at = now + lifetime
     session.add(
