@@ -11,6 +11,7 @@ from lms.integrations import webhooks as integration_webhooks
 from lms.integrations.lti import models as lti_models
 from lms.integrations.xapi import models as xapi_models
 from lms.people import models as people_models
+from lms.people.sso import models as sso_models
 from lms.reminders import models as reminders_models
 from lms.reports import models as reports_models
 from lms.training import models as training_models
@@ -25,6 +26,7 @@ __all__ = [
     "lti_models",
     "xapi_models",
     "people_models",
+    "sso_models",
     "reminders_models",
     "reports_models",
     "training_models",
