@@ -9,6 +9,7 @@ from lms.evidence import models as evidence_models
 from lms.integrations import tokens as integration_tokens
 from lms.integrations import webhooks as integration_webhooks
 from lms.integrations.lti import models as lti_models
+from lms.integrations.scim import models as scim_models
 from lms.integrations.xapi import models as xapi_models
 from lms.people import models as people_models
 from lms.people.sso import models as sso_models
@@ -24,6 +25,7 @@ __all__ = [
     "integration_tokens",
     "integration_webhooks",
     "lti_models",
+    "scim_models",
     "xapi_models",
     "people_models",
     "sso_models",

@@ -40,6 +40,11 @@ VERN_SCHEMA = "urn:ietf:params:scim:schemas:extension:vern:2.0:User"
 MAX_RESULTS = 200
 DOCS_URL = "https://datatracker.ietf.org/doc/html/rfc7644"
 
+# Advisory values (RFC 7643 §7 canonicalValues): what Vern understands best.
+CANONICAL = {
+    (USER_SCHEMA, "locale"): ["nb-NO", "nn-NO", "en-GB", "en-US"],
+    (USER_SCHEMA, "timezone"): ["Europe/Oslo", "Europe/Stockholm", "Europe/London", "UTC"],
+}
 # attribute -> the sub-attributes kept (empty: a simple attribute)
 KEPT: dict[str, dict[str, tuple[str, ...]]] = {
     USER_SCHEMA: {
@@ -47,6 +52,8 @@ KEPT: dict[str, dict[str, tuple[str, ...]]] = {
         "name": ("formatted", "familyName", "givenName"),
         "displayName": (),
         "preferredLanguage": (),
+        "locale": (),
+        "timezone": (),
         "active": (),
         "emails": ("value", "type", "primary"),
         "groups": ("value", "$ref", "display", "type"),
@@ -62,6 +69,14 @@ DESCRIPTIONS = {
     (USER_SCHEMA, "preferredLanguage"): (
         "Vern shows Norwegian Bokmål to a person whose preferred language is nb, nn or no, "
         "and English to anyone else."
+    ),
+    (USER_SCHEMA, "locale"): (
+        "Used for the person's language when there is no preferredLanguage: nb, nn, no "
+        "(any region) is Norwegian Bokmål, anything else English. Read back as sent."
+    ),
+    (USER_SCHEMA, "timezone"): (
+        "An IANA time zone name (Europe/Oslo). Vern dates the person's deadlines and mails in "
+        "it, and reads their startDate as a day there."
     ),
     (USER_SCHEMA, "active"): (
         "false ends the person's sessions at once and stops their reminders; true resumes them."
@@ -96,6 +111,8 @@ def _trimmed(schema: Schema) -> Schema:
             ]
         if (urn, name) in DESCRIPTIONS:
             attribute.description = DESCRIPTIONS[(urn, name)]
+        if (urn, name) in CANONICAL:
+            attribute.canonical_values = CANONICAL[(urn, name)]
         attributes.append(attribute)
     for attribute in attributes:
         # Vern sends reminders by mail, so a person without an address is refused; and a
@@ -124,8 +141,9 @@ def vern_schema() -> Schema:
                 returned=Returned.default,
                 uniqueness=Uniqueness.none,
                 description=(
-                    "The person's first working day. Vern keeps the date (in UTC): courses "
-                    "are due a set number of days after it and are given shortly before it."
+                    "The person's first working day, read back as the instant sent. Vern "
+                    "counts from its date in the person's timezone: courses are due a set "
+                    "number of days after it and are given shortly before it."
                 ),
             )
         ],

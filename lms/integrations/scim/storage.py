@@ -15,8 +15,10 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime, time
+from functools import cache
 from typing import Any, cast
+from zoneinfo import ZoneInfo, available_timezones
 
 from scim2_models import (
     InvalidFilterException,
@@ -38,6 +40,7 @@ from sqlalchemy.orm import Session
 
 from lms.audit.service import record
 from lms.integrations.scim import filters
+from lms.integrations.scim.models import ScimUserDetail
 from lms.integrations.scim.schemas import ENTERPRISE_SCHEMA, USER_SCHEMA, VERN_SCHEMA, provider
 from lms.people.models import Department, User
 from lms.people.service import (
@@ -106,11 +109,50 @@ def _text(value: str | None, limit: int, attribute: str) -> str | None:
     return value or None
 
 
-def _locale(preferred_language: str | None, current: str) -> str:
-    if not preferred_language:
-        return current
-    primary = preferred_language.split(",")[0].split(";")[0].split("-")[0].strip().lower()
+def _language(tag: str | None) -> str | None:
+    """Vern's language for a language tag or locale (nb-NO, nn, no, en_US, "nb,en;q=0.5")."""
+    if not tag:
+        return None
+    primary = tag.split(",")[0].split(";")[0].replace("_", "-").split("-")[0].strip().lower()
     return "nb" if primary in NORWEGIAN else "en"
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _timezone(value: str | None) -> str | None:
+    """An IANA time zone name, refused with a SCIM error if it is none."""
+    value = _text(value, 64, "timezone")
+    if value is not None and value not in _time_zones():
+        raise InvalidValueException(detail=f"timezone {value!r} is not an IANA time zone name")
+    return value
+
+
+def _instant(value: datetime | str | None) -> datetime | None:
+    """A dateTime as an aware instant; one without an offset is read as UTC (RFC 7643 §2.3.5
+    asks for one, and UTC is what every provider that leaves it out means)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidValueException(detail=f"{value!r} is not a dateTime") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name) if name in _time_zones() else ZoneInfo("UTC")
+
+
+def _at(payload: dict[str, Any], *path: str) -> Any:
+    """The value at a path of a dumped resource, None where any step is missing."""
+    value: Any = payload
+    for step in path:
+        value = value.get(step) if isinstance(value, dict) else None
+    return value
 
 
 class VernScimStorage(ScimStorage):
@@ -124,6 +166,8 @@ class VernScimStorage(ScimStorage):
         self.caller = caller
         self.preboarding_days = preboarding_days
         self._provider = provider()
+        # What each person's provider sent beyond Vern's own columns, loaded once per request.
+        self._details: dict[int, ScimUserDetail | None] = {}
         types = {rt.name: rt for rt in self._provider.resource_types}
         self.user_model = cast(type[Resource[Any]], self._provider.model_for(types["User"]))
         self.group_model = cast(type[Resource[Any]], self._provider.model_for(types["Group"]))
@@ -231,8 +275,7 @@ class VernScimStorage(ScimStorage):
     def _user_payload(self, user: User) -> dict[str, Any]:
         department = user.department
         in_department = department is not None and department.archived_at is None
-        # As text, so the same payload serves the resource and the audit trail's JSON.
-        start = f"{user.start_date.isoformat()}T00:00:00Z" if user.start_date else None
+        detail = self._detail(user)
         return _without_empty(
             {
                 "schemas": [USER_SCHEMA, ENTERPRISE_SCHEMA, VERN_SCHEMA],
@@ -246,6 +289,8 @@ class VernScimStorage(ScimStorage):
                 },
                 "displayName": user.display_name,
                 "preferredLanguage": user.preferred_language,
+                "locale": detail.locale if detail else None,
+                "timezone": user.timezone,
                 "active": user.active,
                 "emails": [self._email_value(user)],
                 "groups": [
@@ -265,9 +310,42 @@ class VernScimStorage(ScimStorage):
                     if user.manager_id
                     else None,
                 },
-                VERN_SCHEMA: {"startDate": start},
+                VERN_SCHEMA: {"startDate": self._start_text(user)},
             }
         )
+
+    def _detail(self, user: User) -> ScimUserDetail | None:
+        if user.id not in self._details:
+            self._details[user.id] = self.session.get(ScimUserDetail, user.id)
+        return self._details[user.id]
+
+    def _load_details(self, users: list[User]) -> None:
+        """One query for a page of people instead of one per person."""
+        wanted = [user.id for user in users if user.id not in self._details]
+        found = self.session.scalars(
+            select(ScimUserDetail).where(ScimUserDetail.user_id.in_(wanted))
+        )
+        self._details.update(dict.fromkeys(wanted))
+        self._details.update({detail.user_id: detail for detail in found})
+
+    def _detail_to_write(self, user: User) -> ScimUserDetail:
+        detail = self._detail(user)
+        if detail is None:
+            detail = ScimUserDetail(user_id=user.id)
+            self.session.add(detail)
+            self._details[user.id] = detail
+        return detail
+
+    def _start_text(self, user: User) -> str | None:
+        """The startDate as the provider sent it (as an instant); for a date that came from
+        elsewhere (the admin page, the CSV import), or was changed there since, the start of
+        that day in the person's time zone. As text, so it serves the audit trail's JSON too."""
+        if user.start_date is None:
+            return None
+        sent = self._sent_start(user)
+        if sent is not None:
+            return sent.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return datetime.combine(user.start_date, time(), tzinfo=_zone(user.timezone)).isoformat()
 
     @staticmethod
     def _email_value(user: User) -> dict[str, Any]:
@@ -292,7 +370,11 @@ class VernScimStorage(ScimStorage):
     def _search_users(self, search_request: SearchRequest[Any]) -> SearchPage:
         visible = User.scim_deleted_at.is_(None)
         return self._search(
-            search_request, select(User).where(visible), filters.USERS, self._user_resource
+            search_request,
+            select(User).where(visible),
+            filters.USERS,
+            self._user_resource,
+            self._load_details,
         )
 
     def _search_groups(self, search_request: SearchRequest[Any]) -> SearchPage:
@@ -313,6 +395,7 @@ class VernScimStorage(ScimStorage):
         query: Select[Any],
         sql: filters.SqlFilter,
         resource: ToResource,
+        prepare: Callable[[list[Any]], None] = lambda rows: None,
     ) -> SearchPage:
         entity = query.column_descriptions[0]["entity"]
         start = search_request.start_index_0 or 0
@@ -323,16 +406,22 @@ class VernScimStorage(ScimStorage):
             try:
                 condition = sql.where(scim_filter.ast)
             except filters.NotInSql:
-                return self._scan(query.order_by(entity.id), search_request, resource)
+                return self._scan(query.order_by(entity.id), search_request, resource, prepare)
         query = query.where(condition)
         total = self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
         page = query.order_by(entity.id).offset(start)
         if count is not None:
             page = page.limit(count)
-        return SearchPage(total, [resource(row) for row in self.session.scalars(page)])
+        rows = list(self.session.scalars(page))
+        prepare(rows)
+        return SearchPage(total, [resource(row) for row in rows])
 
     def _scan(
-        self, query: Select[Any], search_request: SearchRequest[Any], resource: ToResource
+        self,
+        query: Select[Any],
+        search_request: SearchRequest[Any],
+        resource: ToResource,
+        prepare: Callable[[list[Any]], None],
     ) -> SearchPage:
         """Evaluate a filter SQL cannot express on every row, a chunk at a time."""
         scim_filter = search_request.filter
@@ -342,6 +431,7 @@ class VernScimStorage(ScimStorage):
         offset = 0
         try:
             while rows := list(self.session.scalars(query.offset(offset).limit(SCAN_CHUNK))):
+                prepare(rows)
                 found.extend(item for item in map(resource, rows) if scim_filter.match(item))
                 offset += SCAN_CHUNK
         except (TypeError, ValueError) as error:
@@ -400,45 +490,108 @@ class VernScimStorage(ScimStorage):
         return cast(str, _text(full, 200, "name.formatted"))
 
     def _write_user(self, user: User, resource: Resource[Any], *, creating: bool) -> None:
-        """Make `user` what the provisioning system says, then assign and audit."""
+        """Make `user` what the provisioning system says, then assign and audit.
+
+        Only what differs from the person as Vern shows them is written: a PATCH arrives here
+        as the whole resource with its operations applied, and Vern holds more than the
+        resource shows (the full name of someone added on the admin page, the language the
+        person chose), which rewriting every column from the resource would lose."""
         payload = resource.model_dump()
         before = self._user_payload(user)
-        name = payload.get("name") or {}
+        current: dict[str, Any] = {} if creating else self._user_resource(user).model_dump()
+        sent_start = self._sent_start(user)  # before a new time zone moves its date
+
+        def changed(*path: str) -> bool:
+            return creating or _at(payload, *path) != _at(current, *path)
+
+        self._write_identity(user, payload, changed)
+        self._write_language(user, payload, changed)
         enterprise = payload.get(ENTERPRISE_SCHEMA) or {}
-        vern = payload.get(VERN_SCHEMA) or {}
+        if changed(ENTERPRISE_SCHEMA, "employeeNumber"):
+            user.employee_number = _text(enterprise.get("employeeNumber"), 64, "employeeNumber")
+        if changed(ENTERPRISE_SCHEMA, "department"):
+            department_name = _text(enterprise.get("department"), 200, "department")
+            if department_name is not None:
+                user.department = department_for_name(self.session, department_name, self.now)
+            elif not creating:
+                user.department = None
+        if changed(ENTERPRISE_SCHEMA, "manager", "value"):
+            self._set_manager(user, (enterprise.get("manager") or {}).get("value"))
+        start = _at(payload, VERN_SCHEMA, "startDate")
+        if creating or _instant(start) != _instant(_at(current, VERN_SCHEMA, "startDate")):
+            self._set_start(user, _instant(start))
+        elif changed("timezone") and sent_start is not None:
+            self._set_start(user, sent_start)
+        if changed("active"):
+            self._set_active(user, payload.get("active", True) is not False)
+        user.updated_at = self.now
+        self.session.flush()
+        self._assign(user)
+        self._audit_change(user, before, creating)
+
+    def _write_identity(
+        self, user: User, payload: dict[str, Any], changed: Callable[..., bool]
+    ) -> None:
+        """Who the person is: user name, address, external id and names."""
+        name = payload.get("name") or {}
         email = self._email(payload)
         if email != user.email and self.session.scalar(
             select(exists().where(User.email == email, User.id != user.id))
         ):
             raise UniquenessException(detail=f"{email} is already someone's address")
-        self._check_user_name(user, payload["userName"])
-        user.scim_user_name = _text(payload["userName"], 255, "userName")
+        # Someone added elsewhere reads as userName = their address; the first write keeps
+        # that, so the provider still finds them by it if the address changes later.
+        if changed("userName") or user.scim_user_name is None:
+            self._check_user_name(user, payload["userName"])
+            user.scim_user_name = _text(payload["userName"], 255, "userName")
         user.email = email
         kept = self._kept_email(payload, email)
         user.email_type = _text(kept.get("type"), 32, "emails.type")
         user.email_primary = kept.get("primary")
-        user.external_id = _text(payload.get("externalId"), 255, "externalId")
-        user.formatted_name = _text(name.get("formatted"), 200, "name.formatted")
-        user.given_name = _text(name.get("givenName"), 100, "name.givenName")
-        user.family_name = _text(name.get("familyName"), 100, "name.familyName")
-        user.display_name = _text(payload.get("displayName"), 200, "displayName")
-        user.full_name = normalise_name(self._full_name(payload))
-        user.preferred_language = _text(payload.get("preferredLanguage"), 64, "preferredLanguage")
-        user.locale = _locale(user.preferred_language, user.locale)
-        user.employee_number = _text(enterprise.get("employeeNumber"), 64, "employeeNumber")
-        department_name = _text(enterprise.get("department"), 200, "department")
-        if department_name is not None:
-            user.department = department_for_name(self.session, department_name, self.now)
-        elif not creating and before.get(ENTERPRISE_SCHEMA, {}).get("department"):
-            user.department = None
-        self._set_manager(user, (enterprise.get("manager") or {}).get("value"))
-        start = vern.get("startDate")
-        user.start_date = self._start_date(start)
-        self._set_active(user, payload.get("active", True) is not False)
-        user.updated_at = self.now
-        self.session.flush()
-        self._assign(user)
-        self._audit_change(user, before, creating)
+        if changed("externalId"):
+            user.external_id = _text(payload.get("externalId"), 255, "externalId")
+        if changed("name"):
+            user.formatted_name = _text(name.get("formatted"), 200, "name.formatted")
+            user.given_name = _text(name.get("givenName"), 100, "name.givenName")
+            user.family_name = _text(name.get("familyName"), 100, "name.familyName")
+        if changed("displayName"):
+            user.display_name = _text(payload.get("displayName"), 200, "displayName")
+        if changed("name") or changed("displayName"):
+            user.full_name = normalise_name(self._full_name(payload))
+
+    def _write_language(
+        self, user: User, payload: dict[str, Any], changed: Callable[..., bool]
+    ) -> None:
+        """preferredLanguage, else locale, sets the language; timezone the person's clock."""
+        if changed("preferredLanguage") or changed("locale"):
+            preferred = _text(payload.get("preferredLanguage"), 64, "preferredLanguage")
+            locale = _text(payload.get("locale"), 64, "locale")
+            user.preferred_language = preferred
+            if locale is not None or self._detail(user) is not None:
+                self._detail_to_write(user).locale = locale
+            user.locale = _language(preferred) or _language(locale) or user.locale
+        timezone = _timezone(payload.get("timezone"))
+        if changed("timezone") and timezone is not None:
+            user.timezone = timezone
+
+    def _sent_start(self, user: User) -> datetime | None:
+        """The startDate instant the provider sent, while it still is the person's start date
+        (the admin page may have moved the date since)."""
+        detail = self._detail(user)
+        if detail is None or detail.start_at is None or user.start_date is None:
+            return None
+        local = detail.start_at.astimezone(_zone(user.timezone)).date()
+        return detail.start_at if local == user.start_date else None
+
+    def _set_start(self, user: User, start: datetime | None) -> None:
+        """Keep the instant as sent; Vern counts from its date in the person's time zone."""
+        if start is None:
+            user.start_date = None
+            if self._detail(user) is not None:
+                self._detail_to_write(user).start_at = None
+            return
+        self._detail_to_write(user).start_at = start.astimezone(UTC)
+        user.start_date = start.astimezone(_zone(user.timezone)).date()
 
     def _assign(self, user: User) -> None:
         """Courses for the person's (new) department or start date, as for anyone else."""
@@ -464,14 +617,6 @@ class VernScimStorage(ScimStorage):
             if normalise_email(item.get("value") or "") == email:
                 return cast(dict[str, Any], item)
         return {}
-
-    @staticmethod
-    def _start_date(value: datetime | str | None) -> date | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        return value.astimezone(UTC).date() if value.tzinfo else value.date()
 
     def _set_manager(self, user: User, manager_id: str | None) -> None:
         manager = None

@@ -20,6 +20,7 @@ from scim2_server.service import ScimService
 from lms import clock
 from lms.extensions import csrf, db_session, settings
 from lms.integrations.auth import bearer_token
+from lms.integrations.scim.compat import VernScimService
 from lms.integrations.scim.schemas import provider
 from lms.integrations.scim.storage import Caller, VernScimStorage
 from lms.integrations.tokens import Scope
@@ -35,7 +36,7 @@ METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 @cache
 def service() -> ScimService:
-    return ScimService(provider())
+    return VernScimService(provider())
 
 
 def _response(scim: ScimResponse) -> Response:

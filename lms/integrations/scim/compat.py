@@ -1,0 +1,211 @@
+"""What Microsoft Entra ID and Okta send, made into what Vern's SCIM schemas take.
+
+Both providers send attributes Vern does not keep with every user (Entra `"roles": []`, Okta
+`password` and `locale`, `name.middleName`, `emails[].display`, Group members' `display`,
+Microsoft's ADSCIM Group schema URN) and a few shapes RFC 7644 does not (Entra's manager as a
+plain string or a one-item list, its `Remove` on `members` with a value list). Refusing them
+stops provisioning at the first user, so they are dropped or reshaped here, before
+scim2-server validates the body; anything else unknown is still refused by the schemas.
+A dropped `password` is never stored, logged or echoed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from scim2_models import InvalidSyntaxException, PatchOp, Resource, ResourceType
+from scim2_server.conditions import Conditions
+from scim2_server.service import ScimService
+from scim2_server.utils import parametrize
+
+from lms.integrations.scim.schemas import ENTERPRISE_SCHEMA, USER_SCHEMA
+
+ADSCIM_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
+# Top-level attributes accepted and ignored, lower case (SCIM names are case-insensitive).
+IGNORED_USER = frozenset({"roles", "entitlements", "x509certificates", "password"})
+IGNORED_GROUP: frozenset[str] = frozenset()
+# Sub-attributes accepted and ignored: (attribute, sub-attribute), lower case.
+IGNORED_SUB = frozenset({("name", "middlename"), ("emails", "display"), ("members", "display")})
+MANAGER = f"{ENTERPRISE_SCHEMA}:manager".lower()
+
+
+def _without_nulls(value: Any) -> Any:
+    """RFC 7643 §2.5: null is the same as unassigned, so Entra's `"title": null` says nothing."""
+    if isinstance(value, dict):
+        return {key: _without_nulls(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_nulls(item) for item in value]
+    return value
+
+
+def _manager(value: Any) -> Any:
+    """Entra sends the manager as `"id"`, `[{"value": "id", "$ref": …}]` or RFC's object; the
+    reference is Vern's to make, from the id."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, str):
+        return {"value": value}
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if key.lower() != "$ref"}
+    return value
+
+
+def _sub_attributes(name: str, value: Any) -> Any:
+    """Drop the ignored sub-attributes of one attribute, single- or multi-valued."""
+    ignored = {sub for attribute, sub in IGNORED_SUB if attribute == name.lower()}
+    if not ignored:
+        return value
+
+    def clean(item: Any) -> Any:
+        if not isinstance(item, dict):
+            return item
+        return {key: sub for key, sub in item.items() if key.lower() not in ignored}
+
+    return [clean(item) for item in value] if isinstance(value, list) else clean(value)
+
+
+def _attributes(body: dict[str, Any], ignored: frozenset[str]) -> dict[str, Any]:
+    """A resource (or a PATCH value) without what Vern ignores, its manager made an object."""
+    cleaned: dict[str, Any] = {}
+    for key, value in body.items():
+        lowered = key.lower()
+        if lowered in ignored or lowered.removeprefix(USER_SCHEMA.lower() + ":") in ignored:
+            continue
+        if lowered == ADSCIM_GROUP_SCHEMA.lower():
+            continue
+        if lowered == ENTERPRISE_SCHEMA.lower() and isinstance(value, dict):
+            value = {
+                name: _manager(item) if name.lower() == "manager" else item
+                for name, item in value.items()
+            }
+        elif lowered in ("manager", MANAGER):
+            value = _manager(value)
+        elif lowered.startswith(("name.", "emails.", "members.")):
+            attribute, _, sub = lowered.partition(".")
+            if (attribute, sub) in IGNORED_SUB:
+                continue
+        else:
+            value = _sub_attributes(key, value)
+        cleaned[key] = value
+    return cleaned
+
+
+def resource_body(body: Any, resource_type: str) -> Any:
+    """A User or Group body as Vern's schemas take it."""
+    if not isinstance(body, dict):
+        return body
+    body = _without_nulls(body)
+    ignored = IGNORED_USER if resource_type == "User" else IGNORED_GROUP
+    cleaned = _attributes(body, ignored)
+    if isinstance(cleaned.get("schemas"), list):
+        cleaned["schemas"] = [
+            urn for urn in cleaned["schemas"] if str(urn).lower() != ADSCIM_GROUP_SCHEMA.lower()
+        ]
+    return cleaned
+
+
+def _ignored_path(path: str, ignored: frozenset[str]) -> bool:
+    lowered = path.lower().removeprefix(USER_SCHEMA.lower() + ":")
+    attribute = lowered.split("[")[0].split(".")[0]
+    if attribute in ignored:
+        return True
+    sub = lowered.split("]")[-1].lstrip(".") if "[" in lowered else lowered.partition(".")[2]
+    return (attribute, sub) in IGNORED_SUB
+
+
+def _member_removals(operation: dict[str, Any]) -> list[dict[str, Any]]:
+    """Entra's `Remove members` with a value list, as RFC 7644's one filtered path per member."""
+    removals = []
+    for member in operation["value"]:
+        member_id = member.get("value") if isinstance(member, dict) else member
+        if not isinstance(member_id, str):
+            raise InvalidSyntaxException(detail="members: a value to remove names no one")
+        quoted = json.dumps(member_id)
+        removals.append({"op": operation["op"], "path": f"members[value eq {quoted}]"})
+    return removals
+
+
+def _operation(operation: Any, resource_type: str) -> list[Any]:
+    """One PATCH operation as zero (all ignored), one or several operations Vern takes."""
+    if not isinstance(operation, dict):
+        return [operation]
+    ignored = IGNORED_USER if resource_type == "User" else IGNORED_GROUP
+    operation = _without_nulls(operation)
+    op = str(operation.get("op", "")).lower()
+    path = operation.get("path")
+    value = operation.get("value")
+    if isinstance(path, str):
+        if _ignored_path(path, ignored):
+            return []
+        lowered = path.lower()
+        removing_members = resource_type == "Group" and op == "remove" and lowered == "members"
+        if removing_members and isinstance(value, list) and value:
+            return _member_removals(operation)
+        if resource_type == "User" and lowered in ("manager", MANAGER):
+            operation = {**operation, "path": f"{ENTERPRISE_SCHEMA}:manager"}
+            if "value" in operation:
+                operation["value"] = _manager(value)
+            return [operation]
+        if isinstance(value, dict | list):
+            operation = {**operation, "value": _sub_attributes(path.split("[")[0], value)}
+        return [operation]
+    if isinstance(value, dict):
+        value = _attributes(value, ignored | {"id"})
+        # Okta's group rename repeats the group's id in the value; it is not a change.
+        return [{**operation, "value": value}] if value else []
+    return [operation]
+
+
+def patch_body(body: Any, resource_type: str) -> Any:
+    """A PATCH request as Vern's schemas take it; its operations may all drop out."""
+    if not isinstance(body, dict) or not isinstance(body.get("Operations"), list):
+        return body
+    operations = [
+        kept for operation in body["Operations"] for kept in _operation(operation, resource_type)
+    ]
+    return {**body, "Operations": operations}
+
+
+class VernScimService(ScimService):
+    """scim2-server's service, reading what Entra ID and Okta send as Vern's schemas take it."""
+
+    def _normalised(self, body: bytes, content_type: str | None, reshape: Any, name: str) -> bytes:
+        decoded = self.decode_body(body, content_type)
+        return json.dumps(reshape(decoded, name)).encode()
+
+    def read_creation(
+        self, resource_type: ResourceType, body: bytes, content_type: str | None
+    ) -> Resource[Any]:
+        """Validate a creation, once what Vern ignores is out of it."""
+        body = self._normalised(body, content_type, resource_body, str(resource_type.name))
+        return super().read_creation(resource_type, body, content_type)
+
+    def read_replacement(
+        self, resource_type: ResourceType, body: bytes, content_type: str | None
+    ) -> Resource[Any]:
+        """Validate a replacement, once what Vern ignores is out of it."""
+        body = self._normalised(body, content_type, resource_body, str(resource_type.name))
+        return super().read_replacement(resource_type, body, content_type)
+
+    def read_patch(
+        self, resource_type: ResourceType, body: bytes, content_type: str | None
+    ) -> PatchOp[Any]:
+        """Validate a PATCH; one whose every operation Vern ignores changes nothing."""
+        self.ensure_patch_supported()
+        decoded = self.decode_body(body, content_type)
+        reshaped = patch_body(decoded, str(resource_type.name))
+        if isinstance(reshaped, dict) and reshaped["Operations"] == [] != decoded["Operations"]:
+            # Every operation was about something Vern ignores (Okta's password sync).
+            return parametrize(PatchOp, self.get_model(resource_type)).model_construct(
+                operations=[]
+            )
+        return super().read_patch(resource_type, json.dumps(reshaped).encode(), content_type)
+
+    def apply_patch(
+        self, current: Resource[Any], patch_op: PatchOp[Any], conditions: Conditions
+    ) -> Resource[Any] | None:
+        """A PATCH left without operations changes nothing: a 204, the ETag unchanged."""
+        if not patch_op.operations:
+            self.check_preconditions(current, "PATCH", conditions)
+            return None
+        return super().apply_patch(current, patch_op, conditions)
