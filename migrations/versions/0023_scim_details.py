@@ -17,13 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # The startDate instant a provider sent and its SCIM locale, read back as sent; the
-    # date (users.start_date) and language (users.locale) Vern works with stay where they are.
+    # The startDate instant, locale and timezone a provider sent, read back as sent; the
+    # date, language and time zone Vern works with stay in users.
     op.create_table(
         "scim_user_details",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("start_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("locale", sa.String(length=64), nullable=True),
+        sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"],
             ["users.id"],

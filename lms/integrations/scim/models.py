@@ -11,8 +11,9 @@ from lms.db import Base, UTCDateTime
 
 
 class ScimUserDetail(Base):
-    """A provisioned person's startDate instant and SCIM locale, beside the date and language
-    Vern works with (users.start_date in the person's time zone, users.locale)."""
+    """A provisioned person's startDate instant, SCIM locale and timezone as sent, beside the
+    date, language and time zone Vern works with (users.start_date in the person's time zone,
+    users.locale, users.timezone, which the person may also change in Vern)."""
 
     __tablename__ = "scim_user_details"
 
@@ -21,3 +22,4 @@ class ScimUserDetail(Base):
     )
     start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     locale: Mapped[str | None] = mapped_column(String(64))
+    timezone: Mapped[str | None] = mapped_column(String(64))

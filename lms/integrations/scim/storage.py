@@ -290,7 +290,7 @@ class VernScimStorage(ScimStorage):
                 "displayName": user.display_name,
                 "preferredLanguage": user.preferred_language,
                 "locale": detail.locale if detail else None,
-                "timezone": user.timezone,
+                "timezone": detail.timezone if detail else None,
                 "active": user.active,
                 "emails": [self._email_value(user)],
                 "groups": [
@@ -570,9 +570,12 @@ class VernScimStorage(ScimStorage):
             if locale is not None or self._detail(user) is not None:
                 self._detail_to_write(user).locale = locale
             user.locale = _language(preferred) or _language(locale) or user.locale
-        timezone = _timezone(payload.get("timezone"))
-        if changed("timezone") and timezone is not None:
-            user.timezone = timezone
+        if changed("timezone"):
+            timezone = _timezone(payload.get("timezone"))
+            if timezone is not None or self._detail(user) is not None:
+                self._detail_to_write(user).timezone = timezone
+            # Without one from the provider the person keeps the time zone they have.
+            user.timezone = timezone or user.timezone
 
     def _sent_start(self, user: User) -> datetime | None:
         """The startDate instant the provider sent, while it still is the person's start date
