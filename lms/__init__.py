@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from flask import Flask, Response, g, request
 from sqlalchemy.orm import Session
@@ -59,6 +60,7 @@ def create_app(
     app.extensions["lms.settings"] = settings
     app.extensions["lms.db"] = database or Database(settings.database_url)
     app.extensions["lms.mailer"] = mailer or mailer_from_settings(settings)
+    app.extensions["lms.queue_mail"] = _queue_mail
     _init_extensions(app)
     _register_blueprints(app)
     _install_request_lifecycle(app)
@@ -71,6 +73,17 @@ def create_app(
 
     app.cli.add_command(lms_group)
     return app
+
+
+def _queue_mail(
+    session: Session, *, key: str, kind: str, payload: dict[str, Any], now: datetime
+) -> bool:
+    """Put one mail in the outbox. lms.people (a bottom layer) may not import the outbox
+    (lms.reminders, above it), so its sign-in link views get this one callable from here."""
+    from lms.reminders.outbox import enqueue
+
+    domain = running_settings().mail_domain
+    return enqueue(session, key=key, kind=kind, payload=payload, now=now, domain=domain)
 
 
 def _not_a_lost_write_race(record: logging.LogRecord) -> bool:
@@ -131,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.integrations.scim.views import bp as scim_bp
     from lms.integrations.views import bp as integrations_bp
     from lms.integrations.xapi.admin_views import bp as xapi_admin_bp
+    from lms.people.link_views import bp as sign_in_links_bp
     from lms.people.views import bp as people_bp
     from lms.privacy.views import bp as privacy_bp
     from lms.reminders.views import bp as reminders_bp
@@ -138,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
     from lms.training.views import bp as training_bp
 
     app.register_blueprint(people_bp)
+    app.register_blueprint(sign_in_links_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(reminders_bp)

@@ -27,6 +27,12 @@ LIFETIMES = {
     LinkPurpose.SIGN_IN: timedelta(minutes=15),
     LinkPurpose.PASSWORD_RESET: timedelta(minutes=30),
 }
+# The outbox kind of each link's mail (rendered by lms.reminders.link_mails); the outbox key
+# is the kind and the link's id, so each link is mailed once.
+MAIL_KIND = {
+    LinkPurpose.SIGN_IN: "sign_in_link",
+    LinkPurpose.PASSWORD_RESET: "password_reset",
+}
 # Used, void and expired links are kept this long (the audit trail names them), then dropped.
 KEEP_SPENT = timedelta(days=7)
 

@@ -218,10 +218,14 @@ def render(
     session: Session, message: OutboxMessage, settings: Settings, today: date
 ) -> OutgoingMail:
     """The finished mail for an outbox row, or SkipMessage if it should not go out."""
+    from lms.reminders import link_mails  # imported here: it builds on this module
+
     if message.kind == "reminder":
         return render_reminder(session, message, settings)
     if message.kind == "digest":
         return render_digest(session, message, settings, today)
     if message.kind == "test":
         return render_test(session, message, settings)
+    if message.kind in link_mails.KINDS:
+        return link_mails.render(session, message, settings)
     raise ValueError(f"no renderer for outbox kind {message.kind!r}")
