@@ -145,6 +145,8 @@ def _register_blueprints(app: Flask) -> None:
     from lms.integrations.views import bp as integrations_bp
     from lms.integrations.xapi.admin_views import bp as xapi_admin_bp
     from lms.people.link_views import bp as sign_in_links_bp
+    from lms.people.sso.admin_views import bp as sso_admin_bp
+    from lms.people.sso.views import bp as sso_bp
     from lms.people.views import bp as people_bp
     from lms.privacy.views import bp as privacy_bp
     from lms.reminders.views import bp as reminders_bp
@@ -153,6 +155,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(people_bp)
     app.register_blueprint(sign_in_links_bp)
+    app.register_blueprint(sso_bp)
+    app.register_blueprint(sso_admin_bp)
     app.register_blueprint(privacy_bp)
     app.register_blueprint(training_bp)
     app.register_blueprint(reminders_bp)

@@ -7,7 +7,7 @@ from zoneinfo import available_timezones
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectChoice, SelectField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, Length, Optional
 
 from lms.i18n import LANGUAGE_NAMES
 
@@ -23,9 +23,9 @@ class LoginForm(FlaskForm):
         _l("Email"),
         validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
     )
-    password = PasswordField(
-        _l("Password"), validators=[DataRequired(_l("Enter your password.")), Length(max=200)]
-    )
+    # Optional here: an address in a single sign-on domain goes to its provider without one
+    # (home-realm discovery); the view asks for it otherwise.
+    password = PasswordField(_l("Password"), validators=[Optional(), Length(max=200)])
 
 
 class PreferencesForm(FlaskForm):

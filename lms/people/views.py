@@ -17,6 +17,9 @@ from lms.errors import mark_rollback
 from lms.extensions import db_session, local_path, settings
 from lms.people import service, throttle
 from lms.people.forms import LoginForm, PreferencesForm
+from lms.people.sso import oidc as sso_oidc
+from lms.people.sso import service as sso
+from lms.people.sso.models import IdentityProvider
 
 bp = Blueprint("people", __name__)
 log = logging.getLogger(__name__)
@@ -35,7 +38,10 @@ def _throttled(form: LoginForm, refused: throttle.Throttled) -> ResponseReturnVa
     """The same reply whether or not the account exists; the password was not even checked."""
     minutes = max(1, math.ceil(refused.retry_after.total_seconds() / 60))
     log.warning("sign-in throttled for %s more minutes (client %s)", minutes, _client_ip())
-    page = render_template("people/login.html", form=form, throttled_minutes=minutes)
+    providers = sso.active_providers(db_session())
+    page = render_template(
+        "people/login.html", form=form, providers=providers, throttled_minutes=minutes
+    )
     headers = {"Retry-After": str(int(refused.retry_after.total_seconds()) + 1)}
     return page, 429, headers
 
@@ -45,10 +51,14 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("training.my_training"))
     form = LoginForm()
+    providers = sso.active_providers(db_session())
     if form.validate_on_submit():
         db = db_session()
         now = clock.now()
         email = form.email.data or ""
+        decided = _decided_by_domain(form, providers)
+        if decided is not None:
+            return decided
         try:
             throttle.check(db, email, _client_ip(), now, throttle.policy_from(settings()))
         except throttle.Throttled as refused:
@@ -58,7 +68,10 @@ def login() -> ResponseReturnValue:
         except service.InvalidCredentials:
             throttle.note_failure(db, email, _client_ip(), now)
             record(db, action="login.failed", now=now, ip=_client_ip(), email=email)
-            return render_template("people/login.html", form=form, login_failed=True), 200
+            page = render_template(
+                "people/login.html", form=form, providers=providers, login_failed=True
+            )
+            return page, 200
         throttle.forget_account(db, email)
         service.start_login(
             db,
@@ -78,7 +91,42 @@ def login() -> ResponseReturnValue:
         return redirect(_safe_next(request.args.get("next")))
     if form.is_submitted():
         mark_rollback()
-    return render_template("people/login.html", form=form)
+        if not form.password.data and not sso.provider_for_email(
+            db_session(), form.email.data or ""
+        ):
+            form.password.errors.append(_("Enter your password."))
+    return render_template("people/login.html", form=form, providers=providers)
+
+
+def _decided_by_domain(
+    form: LoginForm, providers: list[IdentityProvider]
+) -> ResponseReturnValue | None:
+    """Home-realm discovery and passwords off: what the address's domain decides before any
+    password is looked at. It depends on the domain only, whether or not the account
+    exists, so the answer tells nobody which accounts do."""
+    email = form.email.data or ""
+    provider = sso.provider_for_email(db_session(), email)
+    if provider is not None and not form.password.data:
+        return _to_provider(provider, email)
+    if provider is not None and provider.passwords_off:
+        form.password.errors.append(
+            _(
+                "Passwords are switched off for this address: use “Sign in with %(provider)s”.",
+                provider=provider.display_name,
+            )
+        )
+    elif not form.password.data:
+        form.password.errors.append(_("Enter your password."))
+    else:
+        return None
+    mark_rollback()
+    return render_template("people/login.html", form=form, providers=providers), 200
+
+
+def _to_provider(provider: IdentityProvider, email: str) -> ResponseReturnValue:
+    """Send the person to their company's provider, keeping where they were going."""
+    next_path = local_path(request.args.get("next"))
+    return redirect(url_for("sso.start", name=provider.name, next=next_path, login_hint=email))
 
 
 @bp.route("/logout", methods=["POST"])
@@ -86,6 +134,7 @@ def login() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     db = db_session()
     token = current_user.get_id()
+    provider_login = sso.take_login(db, token) if token else None
     if token:
         service.end_login(db, token, clock.now())
     record(
@@ -97,6 +146,18 @@ def logout() -> ResponseReturnValue:
     )
     logout_user()
     session.clear()
+    if provider_login is not None and provider_login[0].end_session_endpoint:
+        provider, id_token = provider_login
+        # Vern's login is over either way; the provider's is the person's choice.
+        provider_logout = sso_oidc.logout_url(
+            provider.end_session_endpoint or "",
+            id_token=id_token,
+            client_id=provider.client_id,
+            back=url_for("people.login", _external=True),
+        )
+        return render_template(
+            "sso/signed_out.html", provider=provider, provider_logout=provider_logout
+        )
     flash(_("You are signed out."), "info")
     return redirect(url_for("people.login"))
 

@@ -235,6 +235,9 @@ def verify_signature(id_token: str, key_set: dict[str, Any] | None) -> dict[str,
     try:
         token = jwt.decode(id_token, key, algorithms=[str(header["alg"])])
     except (JoseError, ValueError):
+        if kid is None:
+            # Without a kid the only cached key was tried; after a rotation it is the old one.
+            raise UnknownKey("bad signature, no kid") from None
         raise TokenRejected("bad signature") from None
     return dict(token.claims)
 

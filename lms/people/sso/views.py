@@ -1,0 +1,189 @@
+"""Signing in through an OpenID provider: send the browser there, take it back, sign in."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_login import login_user
+from sqlalchemy.orm import Session
+
+from lms import clock
+from lms.audit.service import record
+from lms.extensions import database, db_session, local_path, settings, write_after_outcome
+from lms.people import service as people
+from lms.people.sso import crypto, oidc, service
+
+bp = Blueprint("sso", __name__, url_prefix="/sso")
+log = logging.getLogger(__name__)
+# The browser that started a sign-in carries the hash of its state in its (signed) cookie:
+# a callback URL someone else started (login CSRF) finds no match there.
+STATE_KEY = "sso_state"
+
+
+def _secret_key() -> str:
+    return str(current_app.secret_key)
+
+
+def _callback_url() -> str:
+    return url_for("sso.callback", _external=True)
+
+
+@bp.route("/<name>/start")
+def start(name: str) -> ResponseReturnValue:
+    """Send the browser to the provider (Authorization Code flow with PKCE)."""
+    db = db_session()
+    provider = service.provider_by_name(db, name)
+    if provider is None or not provider.active:
+        abort(404)
+    try:
+        config = service.config_for(provider, _secret_key())
+    except crypto.SecretUnreadable:
+        log.error("client secret of provider %s unreadable: was the secret key changed?", name)
+        return _refused("secret", provider_name=name, status=503)
+    flow = oidc.new_flow_secrets()
+    service.begin_flow(
+        db, provider, flow, next_path=local_path(request.args.get("next")), now=clock.now()
+    )
+    session[STATE_KEY] = service.state_hash(flow.state)
+    hint = (request.args.get("login_hint") or "").strip()[:254] or None
+    return redirect(oidc.authorization_url(config, flow, _callback_url(), login_hint=hint))
+
+
+def _refused(cause: str, *, status: int = 400, not_set_up: bool = False, **detail: Any) -> Any:
+    """A page saying the sign-in did not happen, and an audit event saying why."""
+    now = clock.now()
+    ip = request.remote_addr
+
+    def note(later: Session) -> None:
+        record(later, action="sso.refused", now=now, ip=ip, cause=cause, **detail)
+
+    db_session()  # the request's session runs the write after its outcome
+    write_after_outcome(note)
+    log.warning("single sign-on refused: %s %s", cause, detail)
+    template = "sso/not_set_up.html" if not_set_up else "sso/failed.html"
+    return render_template(template), status
+
+
+def _claims(
+    config: oidc.ProviderConfig, code: str, claimed: service.ClaimedFlow
+) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
+    """Exchange the code and check the id_token: (claims, id_token, key set if refetched)."""
+    tokens = oidc.exchange_code(config, code, _callback_url(), claimed.code_verifier)
+    id_token = str(tokens["id_token"])
+    refetched = None
+    try:
+        claims = oidc.verify_signature(id_token, config.key_set)
+    except oidc.UnknownKey:
+        # Providers rotate their signing keys: fetch the set once more, then give up.
+        refetched = oidc.fetch_key_set(config)
+        claims = oidc.verify_signature(id_token, refetched)
+    oidc.check_claims(config, claims, nonce=claimed.nonce, now=clock.now())
+    return claims, id_token, refetched
+
+
+@bp.route("/callback")
+def callback() -> ResponseReturnValue:
+    """The provider sends the browser back here with a code (or an error) and the state."""
+    state = request.args.get("state") or ""
+    expected = session.pop(STATE_KEY, None)
+    if not state or not isinstance(expected, str):
+        return _refused("state")
+    if not secrets.compare_digest(service.state_hash(state), expected):
+        return _refused("state")
+    # Claim the flow and read the provider in a transaction of their own, committed before
+    # the provider is asked anything.
+    with database().transaction() as claim:
+        try:
+            claimed = service.claim_flow(claim, state, clock.now())
+        except service.FlowInvalid:
+            claimed = None
+        provider = claim.get(service.IdentityProvider, claimed.provider_id) if claimed else None
+        config = service.config_for(provider, _secret_key()) if provider else None
+    if claimed is None or config is None:
+        return _refused("state")
+    if request.args.get("error") or not request.args.get("code"):
+        error = (request.args.get("error") or "no code")[:100]
+        return _refused("provider error", provider_name=config.name, error=error)
+    try:
+        claims, id_token, refetched = _claims(config, request.args["code"], claimed)
+    except oidc.ProviderUnavailable as failure:
+        return _refused("provider", provider_name=config.name, error=failure.cause, status=502)
+    except oidc.TokenRejected as rejected:
+        return _refused("token", provider_name=config.name, error=rejected.cause)
+    return _sign_in(config, claims, id_token, refetched, claimed.next_path)
+
+
+def _sign_in(
+    config: oidc.ProviderConfig,
+    claims: dict[str, Any],
+    id_token: str,
+    refetched: dict[str, Any] | None,
+    next_path: str | None,
+) -> ResponseReturnValue:
+    db = db_session()
+    now = clock.now()
+    if refetched is not None:
+        service.store_key_set(db, config.id, refetched, now)
+    provider = db.get(service.IdentityProvider, config.id)
+    if provider is None or not provider.active:
+        return _refused("provider switched off", provider_name=config.name)
+    addresses = oidc.email_candidates(config, claims)
+    try:
+        user, created = service.person_for(db, provider, claims, addresses, now)
+    except service.NotSetUp as refused:
+        return _refused(
+            refused.cause,
+            status=403,
+            not_set_up=True,
+            provider_name=config.name,
+            subject=str(claims.get("sub")),
+            email=addresses[0] if addresses else None,
+        )
+    if created:
+        record(
+            db,
+            action="sso.person_created",
+            now=now,
+            subject_user_id=user.id,
+            provider_name=config.name,
+        )
+    started = people.start_login(
+        db,
+        user,
+        now=now,
+        lifetime=timedelta(hours=settings().session_hours),
+        ip=request.remote_addr,
+        user_agent=request.user_agent.string,
+    )
+    service.remember_login(
+        db, started.token, provider.id, id_token, now=now, expires_at=started.expires_at
+    )
+    record(
+        db,
+        action="login",
+        now=now,
+        actor_id=user.id,
+        subject_user_id=user.id,
+        ip=request.remote_addr,
+        method="sso",
+        provider_name=config.name,
+    )
+    # A fresh cookie at login: nothing from before the login (fixation) survives.
+    session.clear()
+    session.permanent = True
+    login_user(user, remember=False)
+    return redirect(local_path(next_path) or url_for("training.my_training"))
