@@ -27,7 +27,8 @@ from lms.db import Database
 from lms.evidence.ledger import subject_for
 from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
 from lms.integrations.lti.models import LtiLaunch, LtiUserLink
-from lms.people.models import LoginSession, User
+from lms.integrations.scim.models import ScimUserDetail
+from lms.people.models import LoginSession, SignInToken, User
 from lms.reminders.models import OutboxMessage
 from lms.training.models import Attestation
 
@@ -63,9 +64,12 @@ def erase_person(
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(LoginSession).where(LoginSession.user_id == person.id))
+    session.execute(delete(SignInToken).where(SignInToken.user_id == person.id))
     _pseudonymise_record(person, subject.ref)
     _scrub_outbox(session, old_email, person.email)
     _forget_lms_identity(session, person.id)
+    # The start instant, locale and time zone their identity provider sent.
+    session.execute(delete(ScimUserDetail).where(ScimUserDetail.user_id == person.id))
     _scrub_audit(session, person.id)
     session.flush()
     record(

@@ -17,6 +17,7 @@ from lms.clock import iso_utc
 from lms.evidence import packs
 from lms.evidence.models import LedgerPersonal, LedgerSubject
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform
+from lms.integrations.scim.models import ScimUserDetail
 from lms.people.models import LoginSession, User
 from lms.reminders.models import OutboxMessage
 from lms.reminders.outbox import MAIL_KINDS
@@ -33,7 +34,7 @@ def my_data(session: Session, user: User, now: datetime) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "generated_at": _utc(now),
-        "profile": _profile(user),
+        "profile": _profile(session, user),
         "assignments": _assignments(session, user),
         "attestations": _attestations(session, user),
         "mail_sent_to_you": _mail(session, user),
@@ -64,7 +65,8 @@ def _lms_launches(session: Session, user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _profile(user: User) -> dict[str, Any]:
+def _profile(session: Session, user: User) -> dict[str, Any]:
+    sent = session.get(ScimUserDetail, user.id)
     return {
         "id": user.id,
         "email": user.email,
@@ -88,6 +90,9 @@ def _profile(user: User) -> dict[str, Any]:
             "display_name": user.display_name,
             "preferred_language": user.preferred_language,
             "employee_number": user.employee_number,
+            "start": _utc(sent.start_at) if sent else None,
+            "locale": sent.locale if sent else None,
+            "timezone": sent.timezone if sent else None,
         },
     }
 

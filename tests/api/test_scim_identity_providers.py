@@ -28,7 +28,9 @@ from lms.integrations.scim.models import ScimUserDetail
 from lms.integrations.scim.schemas import ENTERPRISE_SCHEMA, VERN_SCHEMA
 from lms.integrations.tokens import Scope, create_token
 from lms.people.models import User
-from lms.people.service import create_user
+from lms.people.service import create_user, deactivate
+from lms.privacy import erasure
+from lms.privacy.my_data import my_data
 from tests.api.test_scim import ERROR, GROUP, PATCH, Scim, error, new_person, people
 from tests.company import Company
 
@@ -753,3 +755,27 @@ def test_the_error_body_follows_rfc_7644(scim: Scim) -> None:
     assert body["scimType"] == "invalidValue"
     assert "timezone" in body["detail"]
     assert response.headers["Content-Type"].startswith("application/scim+json")
+
+
+# -- what the provider sent is the person's data ---------------------------------------------
+
+
+def test_my_data_shows_what_the_provider_sent_and_erasure_forgets_it(
+    scim: Scim, session: Session, company: Company, now: datetime
+) -> None:
+    body = new_person(locale="nb-NO", timezone="Europe/Oslo")
+    body[VERN_SCHEMA] = {"startDate": "2027-03-31T09:30:00Z"}
+    person_id = scim.call("POST", "/Users", body).get_json()["id"]
+    person = _person(session, person_id)
+
+    sent = my_data(session, person, now)["profile"]["from_your_employer_s_systems"]
+    assert (sent["start"], sent["locale"], sent["timezone"]) == (
+        "2027-03-31T09:30:00Z",
+        "nb-NO",
+        "Europe/Oslo",
+    )
+
+    deactivate(session, person, now)
+    erasure.erase_person(session, person, now=now, actor_id=company.admin.id, reason="admin")
+    session.expire_all()
+    assert session.get(ScimUserDetail, person.id) is None
