@@ -18,7 +18,7 @@ from lms import clock
 from lms.config import Settings
 from lms.db import Database
 from lms.mail import Mailer, OutgoingMail
-from lms.people import throttle
+from lms.people import sign_in_links, throttle
 from lms.reminders import mails
 from lms.reminders.models import JobState, OutboxMessage
 from lms.reminders.sender import SendReport, send_batch
@@ -63,6 +63,7 @@ def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport
     exemptions.expire_due(session, now)  # before the reminders: an ended one is chased again
     reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
     throttle.prune(session, now, throttle.policy_from(settings))  # keeps the table small
+    sign_in_links.prune(session, now)  # spent links, a week after they ran out
     return SweepReport(cycles, reminders)
 
 

@@ -7,9 +7,11 @@ import hashlib
 from datetime import datetime, timedelta
 
 import pytest
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.config import Settings
 from lms.people import service, sign_in_links
 from lms.people.models import LinkPurpose, SignInToken, User
 from lms.people.passwords import PasswordProblem, password_problem
@@ -177,3 +179,38 @@ def test_the_demo_password_passes_the_rules() -> None:
     from lms.admin.demo import DEMO_PASSWORD
 
     assert password_problem(DEMO_PASSWORD) is None
+
+
+def test_erasing_a_leaver_drops_their_links(session: Session, person: User, now: datetime) -> None:
+    from lms.privacy.erasure import erase_person
+
+    _issue(session, person, now)
+    _issue(session, person, now, RESET)
+    service.deactivate(session, person, now)
+    erase_person(session, person, now=now, actor_id=None, reason="left the company")
+    assert session.scalars(select(SignInToken).where(SignInToken.user_id == person.id)).all() == []
+
+
+def test_the_sweep_drops_spent_links(
+    session: Session, settings: Settings, person: User, now: datetime
+) -> None:
+    from lms.reminders.jobs import sweep_in
+
+    old, _ = _issue(session, person, now - timedelta(days=8))
+    sweep_in(session, settings, now)
+    assert session.get(SignInToken, old.id) is None
+
+
+def test_lms_people_set_password_refuses_a_common_password(
+    app: Flask, session: Session, person: User
+) -> None:
+    session.commit()
+    before = person.password_hash
+    result = app.test_cli_runner().invoke(
+        args=["lms", "people", "set-password", person.email],
+        input="Qwerty123456\nQwerty123456\n",
+    )
+    assert result.exit_code != 0
+    assert "one of the most common ones" in result.output
+    session.refresh(person)
+    assert person.password_hash == before
