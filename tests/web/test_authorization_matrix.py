@@ -95,6 +95,8 @@ def world(session: Session, courses_root: Path, now: datetime, settings: Setting
         "live_session_id": 999_999,
         "platform_id": 999_999,
         "store_id": 999_999,
+        "provider_id": 999_999,
+        "name": "no-such-provider",
         "path": "Users",
     }
     return World(people, values)
@@ -190,6 +192,15 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "lti_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
     "lti_admin.register": (LOGIN, 403, 403, 403, 403, 403, 400),
     "lti_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "sso_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
+    "sso_admin.register": (LOGIN, 403, 403, 403, 403, 403, 400),
+    "sso_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "sso_admin.set_passwords": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "sso_admin.remove": (LOGIN, 403, 403, 403, 403, 403, 302),
+    # Single sign-on: anyone may start one (at a provider that exists); the way back carries
+    # its own proof (the state this browser started with), so without one it is refused.
+    "sso.start": (404, 404, 404, 404, 404, 404, 404),
+    "sso.callback": (400, 400, 400, 400, 400, 400, 400),
     "xapi_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
     "xapi_admin.connect": (LOGIN, 403, 403, 403, 403, 403, 400),
     "xapi_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
