@@ -582,6 +582,15 @@ def test_locale_and_preferred_language_choose_the_person_s_language(
     assert _person(session, seed["id"]).locale == language
 
 
+def test_a_locale_that_is_no_language_tag_is_refused(scim: Scim, session: Session) -> None:
+    before = people(session)
+    assert error(scim.call("POST", "/Users", new_person(locale="Norsk, takk"))) == (
+        400,
+        "invalidValue",
+    )
+    assert people(session) == before
+
+
 def test_preferred_language_wins_over_locale(scim: Scim, session: Session) -> None:
     body = new_person(preferredLanguage="en-GB", locale="nb-NO")
     person_id = scim.call("POST", "/Users", body).get_json()["id"]

@@ -78,7 +78,7 @@ def _attributes(body: dict[str, Any], ignored: frozenset[str]) -> dict[str, Any]
                 name: _manager(item) if name.lower() == "manager" else item
                 for name, item in value.items()
             }
-        elif lowered in ("manager", MANAGER):
+        elif lowered == MANAGER:  # a PATCH value naming the attribute in full
             value = _manager(value)
         elif lowered.startswith(("name.", "emails.", "members.")):
             attribute, _, sub = lowered.partition(".")
@@ -150,8 +150,9 @@ def _operation(operation: Any, resource_type: str) -> list[Any]:
             operation = {**operation, "value": _sub_attributes(path.split("[")[0], value)}
         return [operation]
     if isinstance(value, dict):
-        value = _attributes(value, ignored | {"id"})
-        # Okta's group rename repeats the group's id in the value; it is not a change.
+        # Okta's group rename repeats the group's id in the value; it is not a change, and
+        # neither id nor meta is the client's to set.
+        value = _attributes(value, ignored | {"id", "meta"})
         return [{**operation, "value": value}] if value else []
     return [operation]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from lms.people.service import (
 from lms.training.cycles import assign_courses
 
 NORWEGIAN = ("nb", "nn", "no")
+LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 ToResource = Callable[[Any], Resource[Any]]  # a row (User or Department) as a SCIM resource
 SCAN_CHUNK = 500  # rows per query when a filter has to be evaluated outside the database
 
@@ -115,6 +117,14 @@ def _language(tag: str | None) -> str | None:
         return None
     primary = tag.split(",")[0].split(";")[0].replace("_", "-").split("-")[0].strip().lower()
     return "nb" if primary in NORWEGIAN else "en"
+
+
+def _locale(value: str | None) -> str | None:
+    """A locale as RFC 7643 §4.1.1 has it (a language tag: en-US; Okta writes en_US too)."""
+    value = _text(value, 64, "locale")
+    if value is not None and not LOCALE.fullmatch(value):
+        raise InvalidValueException(detail=f"locale {value!r} is not a language tag like nb-NO")
+    return value
 
 
 @cache
@@ -322,6 +332,8 @@ class VernScimStorage(ScimStorage):
     def _load_details(self, users: list[User]) -> None:
         """One query for a page of people instead of one per person."""
         wanted = [user.id for user in users if user.id not in self._details]
+        if not wanted:
+            return
         found = self.session.scalars(
             select(ScimUserDetail).where(ScimUserDetail.user_id.in_(wanted))
         )
@@ -565,7 +577,7 @@ class VernScimStorage(ScimStorage):
         """preferredLanguage, else locale, sets the language; timezone the person's clock."""
         if changed("preferredLanguage") or changed("locale"):
             preferred = _text(payload.get("preferredLanguage"), 64, "preferredLanguage")
-            locale = _text(payload.get("locale"), 64, "locale")
+            locale = _locale(payload.get("locale"))
             user.preferred_language = preferred
             if locale is not None or self._detail(user) is not None:
                 self._detail_to_write(user).locale = locale
