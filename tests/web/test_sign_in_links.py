@@ -335,6 +335,21 @@ def test_a_link_from_a_delivered_mail_signs_the_person_in(
     assert _signed_in(client)
 
 
+def test_a_reset_mail_goes_out_in_the_persons_language(
+    mail_app: Flask, session: Session, employee: User, smtp: SmtpSink, at
+) -> None:  # noqa: ANN001
+    employee.locale = "nb"
+    session.commit()
+    client = mail_app.test_client()
+    _ask(client, "/password/forgot", employee.email)
+    run_job(mail_app, "send")
+    (mail,) = smtp.received
+    assert mail.message["Subject"] == "Velg et nytt passord for Vern"
+    assert re.search(r"https://vern\.example/password/reset/[A-Za-z0-9_-]{43}", mail.text())
+    assert "Du har bedt om å velge et nytt passord for Vern" in mail.text()
+    assert "Lenken virker én gang, i 30 minutter." in mail.html()
+
+
 def test_a_link_used_before_the_sender_got_to_it_is_not_mailed(
     mail_app: Flask, session: Session, employee: User, smtp: SmtpSink, at
 ) -> None:  # noqa: ANN001
@@ -347,3 +362,52 @@ def test_a_link_used_before_the_sender_got_to_it_is_not_mailed(
     session.refresh(message)
     assert message.status == "skipped"
 
+
+def _contoso(session: Session, now: datetime, *, passwords_off: bool) -> None:
+    from lms.people.sso.service import ProviderDetails, register
+
+    details = ProviderDetails(
+        name="contoso",
+        display_name="Contoso",
+        discovery_url="https://login.contoso.test/.well-known/openid-configuration",
+        client_id="vern",
+        client_secret="s3cret",
+        domains=["example.test"],
+        passwords_off=passwords_off,
+    )
+    register(session, details, discovery={}, key_set=None, secret_key="k" * 32, now=now)
+    session.commit()
+
+
+@pytest.mark.parametrize("url", ["/login/link", "/password/forgot"])
+def test_a_domain_with_passwords_off_gets_the_providers_button_and_no_mail(
+    client: FlaskClient, session: Session, employee: User, url: str, at
+) -> None:  # noqa: ANN001
+    _contoso(session, at[0], passwords_off=True)
+    replies = [
+        _ask(client, f"{url}?next={COURSE_PAGE}", a) for a in (employee.email, "x@example.test")
+    ]
+    pages = [_main(reply.get_data(as_text=True)) for reply in replies]
+    assert pages[0] == pages[1]  # by domain: nothing said about the account
+    assert "Vern sends no links or passwords for this address" in pages[0]
+    assert 'href="/sso/contoso/start?next=/training/basics"' in pages[0]
+    assert session.scalars(select(OutboxMessage)).all() == []
+    assert _links(session, employee) == []
+
+
+def test_a_domain_whose_provider_keeps_passwords_still_gets_links(
+    client: FlaskClient, session: Session, employee: User, at
+) -> None:  # noqa: ANN001
+    _contoso(session, at[0], passwords_off=False)
+    _ask(client, "/password/forgot", employee.email)
+    assert [m.kind for m in session.scalars(select(OutboxMessage))] == ["password_reset"]
+
+
+def test_a_reset_link_sent_before_passwords_were_switched_off_sets_no_password(
+    client: FlaskClient, session: Session, settings: Settings, employee: User, at
+) -> None:  # noqa: ANN001
+    url = _reset_page(client, session, settings, employee)
+    _contoso(session, at[0], passwords_off=True)
+    page = client.get(url).get_data(as_text=True)
+    assert "Vern sends no links or passwords for this address" in page
+    assert 'name="password"' not in page
