@@ -30,6 +30,7 @@ from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
 from lms.integrations.xapi.cli import xapi_group
+from lms.people.sso.cli import sso_group
 from lms.reminders.jobs import JOBS
 from lms.training.service import backfill_ledger, records_missing_from_ledger
 
@@ -141,6 +142,7 @@ def scheduler() -> None:
 
 lms_group.add_command(lti_group)
 lms_group.add_command(xapi_group)
+lms_group.add_command(sso_group)
 
 
 @lms_group.group("jobs")
