@@ -258,7 +258,10 @@ def check_claims(
 ) -> None:
     """iss, aud (and azp), exp, nonce and, for Google, hd: what OpenID Connect Core 3.1.3.7
     asks of a client."""
-    if claims.get("iss") != expected_issuer(config, claims):
+    issuer = claims.get("iss")
+    # Google documents both forms of its issuer for the tokens it signs.
+    google_alias = config.issuer in GOOGLE_ISSUERS and issuer in GOOGLE_ISSUERS
+    if issuer != expected_issuer(config, claims) and not google_alias:
         raise TokenRejected("wrong issuer")
     audience = claims.get("aud")
     audiences = audience if isinstance(audience, list) else [audience]

@@ -55,6 +55,8 @@ def test_google_tokens_need_a_hosted_domain_of_the_provider() -> None:
     google = config("https://accounts.google.com")
     base = claims(iss="https://accounts.google.com")
     oidc.check_claims(google, {**base, "hd": "contoso.com"}, nonce="n-1", now=NOW)
+    legacy = {**base, "iss": "accounts.google.com", "hd": "contoso.com"}
+    oidc.check_claims(google, legacy, nonce="n-1", now=NOW)  # Google's other issuer form
     for token in (base, {**base, "hd": "gmail.com"}):
         with pytest.raises(oidc.TokenRejected, match="hosted domain"):
             oidc.check_claims(google, token, nonce="n-1", now=NOW)
