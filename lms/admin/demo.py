@@ -158,6 +158,7 @@ def create_demo(
     # a completion chart with a history, and "as of" days in the past that have data.
     for user in users.values():
         user.created_at = now - timedelta(days=90)
+        user.invited_at = user.created_at  # demo people sign in with the demo password
     session.flush()
     assign_courses(session, now - timedelta(days=60))
     rng = random.Random(2026)  # noqa: S311 - reproducible demo data, not security

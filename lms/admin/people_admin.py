@@ -12,7 +12,9 @@ from sqlalchemy.orm import Session
 
 from lms.audit.service import record
 from lms.people.models import Department, Role, User, UserRole
-from lms.people.service import deactivate, normalise_email, reactivate, set_manager
+from lms.people.service import create_user, deactivate, normalise_email, reactivate, set_manager
+from lms.reminders.invitations import invite_due
+from lms.training.cycles import assign_courses
 
 PAGE_SIZE = 50
 GRANTABLE = (Role.HR, Role.AUDITOR, Role.ADMIN)
@@ -115,6 +117,56 @@ def update_person(
             changes=changes,
         )
     return changes
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    email: str
+    full_name: str
+    department: Department | None
+    manager: User | None
+    start_date: date | None
+    locale: str
+    timezone: str
+
+
+def add_person(
+    session: Session,
+    new: NewPerson,
+    *,
+    actor_id: int,
+    now: datetime,
+    preboarding_days: int | None,
+    invite_days_before_start: int | None,
+    mail_domain: str,
+) -> User:
+    """Add someone by hand: their courses are assigned as an import would, their invitation
+    is queued now if it is due now (else the sweep queues it on its day); audited. A used
+    email raises people.service.DuplicateEmail."""
+    person = create_user(
+        session,
+        email=new.email,
+        full_name=new.full_name,
+        now=now,
+        department=new.department,
+        manager=new.manager,
+        start_date=new.start_date,
+        locale=new.locale,
+        timezone=new.timezone,
+    )
+    assign_courses(session, now, user=person, preboarding_days=preboarding_days)
+    invite_due(
+        session, now, days_before_start=invite_days_before_start, domain=mail_domain, user=person
+    )
+    record(
+        session,
+        action="person.create",
+        now=now,
+        actor_id=actor_id,
+        subject_user_id=person.id,
+        **_snapshot(person),
+    )
+    return person
 
 
 def direct_reports(session: Session, person: User) -> list[User]:

@@ -11,6 +11,7 @@ from wtforms import (
     SelectChoice,
     SelectField,
     SelectMultipleField,
+    StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
@@ -18,6 +19,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.admin.people_admin import GRANTABLE
 from lms.i18n import LANGUAGE_NAMES
+from lms.people.forms import COMMON_TIMEZONES
 
 
 class PersonForm(FlaskForm):
@@ -32,6 +34,31 @@ class PersonForm(FlaskForm):
         choices=[SelectChoice(str(role), str(role)) for role in GRANTABLE],
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
+    )
+
+    def set_departments(self, departments: list[tuple[str, str]]) -> None:
+        self.department.choices = [SelectChoice("", _l("No department"))] + [
+            SelectChoice(key, name) for key, name in departments
+        ]
+
+
+class AddPersonForm(FlaskForm):
+    full_name = StringField(
+        _l("Full name"),
+        validators=[DataRequired(_l("Enter the person's full name.")), Length(max=200)],
+    )
+    email = EmailField(
+        _l("Email"),
+        validators=[DataRequired(_l("Enter the person's work email address.")), Length(max=254)],
+    )
+    department = SelectField(_l("Department"), default="")
+    manager_email = EmailField(_l("Manager (email)"), validators=[Optional(), Length(max=254)])
+    start_date = DateField(_l("Start date"), validators=[Optional()])
+    locale = SelectField(
+        _l("Language"), choices=[SelectChoice(code, name) for code, name in LANGUAGE_NAMES.items()]
+    )
+    timezone = SelectField(
+        _l("Time zone"), choices=[SelectChoice(tz, tz) for tz in COMMON_TIMEZONES]
     )
 
     def set_departments(self, departments: list[tuple[str, str]]) -> None:

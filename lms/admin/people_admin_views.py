@@ -4,23 +4,31 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
+from flask_babel import format_date, get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
 from lms import clock
 from lms.admin import people_admin
-from lms.admin.people_admin_forms import DeactivateForm, EraseForm, ExemptionForm, PersonForm
+from lms.admin.people_admin_forms import (
+    AddPersonForm,
+    DeactivateForm,
+    EraseForm,
+    ExemptionForm,
+    PersonForm,
+)
 from lms.audit.service import record
 from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Department, Role, User
-from lms.people.service import ReportingCycle
+from lms.people.service import DuplicateEmail, ReportingCycle, email_problem
 from lms.privacy import erasure
+from lms.reminders import invitations
 from lms.training import exemptions
 from lms.training.cycles import assign_courses
+from lms.training.forms import CsrfOnlyForm
 from lms.training.models import Exemption
 
 bp = Blueprint("people_admin", __name__, url_prefix="/admin/people")
@@ -51,6 +59,110 @@ def people() -> ResponseReturnValue:
         page=page,
         pages=max(1, -(-total // people_admin.PAGE_SIZE)),
         departments=_departments(),
+        never_signed_in=invitations.count_never_signed_in(db_session()),
+        invite_form=CsrfOnlyForm(),
+    )
+
+
+@bp.route("/invite-never-signed-in", methods=["POST"])
+@role_required(*STAFF)
+def invite_never_signed_in() -> ResponseReturnValue:
+    """One more invitation for every active person who has never signed in."""
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    queued = invitations.invite_never_signed_in(
+        db_session(), clock.now(), domain=settings().mail_domain, actor_id=current_user.id
+    )
+    flash(
+        ngettext(
+            "%(num)s invitation queued.",
+            "%(num)s invitations queued.",
+            queued,
+        )
+        if queued
+        else _("Everyone active has signed in already; no invitations were queued."),
+        "success",
+    )
+    return redirect(url_for("people_admin.people"))
+
+
+def _add_form() -> AddPersonForm:
+    form = AddPersonForm(
+        data=None
+        if request.method == "POST"
+        else {"locale": settings().default_locale, "timezone": settings().default_timezone}
+    )
+    form.set_departments([(d.key, d.name) for d in _departments() if d.archived_at is None])
+    return form
+
+
+def _add_page(form: AddPersonForm, status: int = 200) -> ResponseReturnValue:
+    if status != 200:
+        mark_rollback()
+    return render_template("admin/person_new.html", form=form), status
+
+
+def _new_person(form: AddPersonForm) -> people_admin.NewPerson | None:
+    """The form's person, or None with the error put at its field."""
+    session = db_session()
+    email = (form.email.data or "").strip()
+    if email_problem(email):
+        form.email.errors = [_("Enter a valid email address, like name@example.com.")]
+        return None
+    manager = None
+    if form.manager_email.data:
+        manager = people_admin.active_person_by_email(session, form.manager_email.data)
+        if manager is None:
+            form.manager_email.errors = [_("Nobody active in Vern has that email.")]
+            return None
+    return people_admin.NewPerson(
+        email=email,
+        full_name=form.full_name.data or "",
+        department=session.scalar(select(Department).where(Department.key == form.department.data)),
+        manager=manager,
+        start_date=form.start_date.data,
+        locale=form.locale.data or settings().default_locale,
+        timezone=form.timezone.data or settings().default_timezone,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_required(*STAFF)
+def add() -> ResponseReturnValue:
+    """Add one person by hand (the CSV import and SCIM add many)."""
+    form = _add_form()
+    if request.method == "GET":
+        return _add_page(form)
+    if not form.validate_on_submit():
+        return _add_page(form, 400)
+    new = _new_person(form)
+    if new is None:
+        return _add_page(form, 400)
+    try:
+        person = people_admin.add_person(
+            db_session(),
+            new,
+            actor_id=current_user.id,
+            now=clock.now(),
+            preboarding_days=settings().preboarding_days,
+            invite_days_before_start=settings().invite_days_before_start,
+            mail_domain=settings().mail_domain,
+        )
+    except DuplicateEmail:
+        form.email.errors = [_("Someone in Vern already has this email address.")]
+        return _add_page(form, 400)
+    flash(_added_message(person), "success")
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+def _added_message(person: User) -> str:
+    if person.invited_at is not None:
+        return _("%(name)s is added, and their invitation is on its way.", name=person.full_name)
+    day = invitations.invitation_day(person.start_date, settings().invite_days_before_start)
+    return _(
+        "%(name)s is added. Their invitation goes out on %(date)s.",
+        name=person.full_name,
+        date=format_date(day, "long") if day else "",
     )
 
 
@@ -100,6 +212,8 @@ def _edit_page(
         retention_days=settings().retention_days,
         reports=people_admin.direct_reports(db_session(), person),
         may_grant=current_user.has_role(Role.ADMIN),
+        invite_form=CsrfOnlyForm(),
+        invitations_sent=invitations.invitations_of(db_session(), person.id),
     ), status
 
 
@@ -165,6 +279,31 @@ def person(user_id: int) -> ResponseReturnValue:
         return _edit_page(person, form, DeactivateForm(), 400)
     assign_courses(session, clock.now(), user=person)  # a new department may add courses
     flash(_("Saved.") if changes else _("Nothing changed."), "success")
+    return redirect(url_for("people_admin.person", user_id=person.id))
+
+
+@bp.route("/<int:user_id>/invite", methods=["POST"])
+@role_required(*STAFF)
+def invite(user_id: int) -> ResponseReturnValue:
+    """Send the person their invitation (again): a new mail, whatever went before."""
+    person = _person_or_404(user_id)
+    if not CsrfOnlyForm().validate_on_submit():
+        abort(400)
+    try:
+        invitations.send_invitation(
+            db_session(),
+            person,
+            clock.now(),
+            domain=settings().mail_domain,
+            actor_id=current_user.id,
+        )
+    except invitations.NotInvitable:
+        flash(
+            _("%(name)s has left; only active people are invited.", name=person.full_name), "error"
+        )
+        mark_rollback()
+        return redirect(url_for("people_admin.person", user_id=person.id))
+    flash(_("Invitation to %(name)s queued.", name=person.full_name), "success")
     return redirect(url_for("people_admin.person", user_id=person.id))
 
 

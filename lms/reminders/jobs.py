@@ -19,7 +19,7 @@ from lms.config import Settings
 from lms.db import Database
 from lms.mail import Mailer, OutgoingMail
 from lms.people import sign_in_links, throttle
-from lms.reminders import mails
+from lms.reminders import invitations, mails
 from lms.reminders.models import JobState, OutboxMessage
 from lms.reminders.sender import SendReport, send_batch
 from lms.reminders.service import enqueue_due_reminders, enqueue_weekly_digests
@@ -47,24 +47,32 @@ SEND_TIME_BUDGET_SECONDS = 45  # one send run stops taking new batches after thi
 class SweepReport:
     cycles: CycleReport
     reminders: int
+    invitations: int = 0
 
     def __str__(self) -> str:
         c = self.cycles
         return (
             f"assigned {c.assigned}, renewed {c.renewed}, new-version cycles "
             f"{c.new_version_cycles}, ended {c.ended}, reopened {c.reopened}, "
-            f"reminders queued {self.reminders}"
+            f"reminders queued {self.reminders}, invitations queued {self.invitations}"
         )
 
 
 def sweep_in(session: Session, settings: Settings, now: datetime) -> SweepReport:
-    """Open the cycles that are due and write the reminders that are owed, in `session`."""
+    """Open the cycles that are due and write the reminders and invitations that are owed."""
     cycles = run_cycles(session, now, preboarding_days=settings.preboarding_days)
     exemptions.expire_due(session, now)  # before the reminders: an ended one is chased again
     reminders = enqueue_due_reminders(session, now, domain=settings.mail_domain)
+    # After the cycles: an invitation lists the courses, read when it is sent.
+    invited = invitations.invite_due(
+        session,
+        now,
+        days_before_start=settings.invite_days_before_start,
+        domain=settings.mail_domain,
+    )
     throttle.prune(session, now, throttle.policy_from(settings))  # keeps the table small
     sign_in_links.prune(session, now)  # spent links, a week after they ran out
-    return SweepReport(cycles, reminders)
+    return SweepReport(cycles, reminders, invited)
 
 
 def sweep(settings: Settings, database: Database, now: datetime) -> str:

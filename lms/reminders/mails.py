@@ -6,7 +6,8 @@ skipped rather than sent. Needs the Flask app context (templates, translations).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from urllib.parse import urlencode
 
 from flask import render_template
 from flask_babel import force_locale
@@ -14,11 +15,13 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms import clock
 from lms.catalog.models import CourseVersion
 from lms.config import Settings
 from lms.mail import OutgoingMail, sender_address
 from lms.people.models import User
 from lms.people.service import reporting_line_ids
+from lms.reminders import invitations
 from lms.reminders.models import OutboxMessage
 from lms.training.exemptions import exempt_now
 from lms.training.models import Assignment
@@ -105,6 +108,7 @@ def render_reminder(session: Session, message: OutboxMessage, settings: Settings
             "stage": payload["stage_kind"],
             "offset": payload["offset"],
             "course_url": f"{settings.base_url}/training/{definition.key}",
+            "record_url": _record_url(session, settings, employee, to[0]),
             "settings_url": f"{settings.base_url}/account",
             "manager_name": _name_of(session, payload.get("from_manager")),
         }
@@ -112,6 +116,20 @@ def render_reminder(session: Session, message: OutboxMessage, settings: Settings
             payload["stage_kind"], payload["offset"], employee, definition.title[course_language]
         )
         return _mail(settings, message, to, cc, subject, "reminder", **context)
+
+
+def _record_url(session: Session, settings: Settings, employee: User, reader: User) -> str:
+    """Where an escalation's reader sees the person's training: their team page for someone
+    above them, the organisation's page for HR (who may sit elsewhere)."""
+    manager_id = employee.manager_id
+    for _hop in range(50):  # reporting chains are short; the bound only guards bad data
+        if manager_id is None:
+            break
+        if manager_id == reader.id:
+            return f"{settings.base_url}/team/people/{employee.id}"
+        manager = session.get(User, manager_id)
+        manager_id = manager.manager_id if manager is not None else None
+    return f"{settings.base_url}/hr/people/{employee.id}"
 
 
 def _name_of(session: Session, user_id: int | None) -> str | None:
@@ -192,6 +210,7 @@ def render_digest(
             manager=manager,
             lines=lines,
             week=message.payload["week"],
+            team_url=f"{settings.base_url}/team",
             settings_url=f"{settings.base_url}/account",
         )
 
@@ -214,6 +233,46 @@ def render_test(session: Session, message: OutboxMessage, settings: Settings) ->
         )
 
 
+@dataclass(frozen=True)
+class SignInWay:
+    """How an invitation tells the person to sign in: a provider's button or a link."""
+
+    url: str
+    provider_name: str | None = None  # "Sign in with <provider_name>" when single sign-on
+
+
+def sign_in_way(session: Session, user: User, settings: Settings) -> SignInWay:
+    """The way in for this person: the sign-in page with their address filled in, where
+    they can sign in with a password or ask for a sign-in link."""
+    query = urlencode({"email": user.email, "next": "/training"})
+    return SignInWay(url=f"{settings.base_url}/login?{query}")
+
+
+def render_invitation(
+    session: Session, message: OutboxMessage, settings: Settings, now: datetime
+) -> OutgoingMail:
+    """The welcome mail: what Vern is, what is due by when, how to sign in."""
+    person = session.get(User, message.payload["to"][0])
+    if person is None or not person.active:
+        raise SkipMessage("the person is no longer active")
+    today = invitations.local_today(now, person.timezone)
+    way = sign_in_way(session, person, settings)
+    with force_locale(person.locale):
+        return _mail(
+            settings,
+            message,
+            [person],
+            [],
+            _("Welcome to Vern, your privacy and security training"),
+            "invitation",
+            recipient=person,
+            courses=invitations.due_courses(session, person, today),
+            sign_in_url=way.url,
+            provider_name=way.provider_name,
+            training_url=f"{settings.base_url}/training",
+        )
+
+
 def render(
     session: Session, message: OutboxMessage, settings: Settings, today: date
 ) -> OutgoingMail:
@@ -226,6 +285,8 @@ def render(
         return render_digest(session, message, settings, today)
     if message.kind == "test":
         return render_test(session, message, settings)
+    if message.kind == invitations.KIND:
+        return render_invitation(session, message, settings, clock.now())
     if message.kind in link_mails.KINDS:
         return link_mails.render(session, message, settings)
     raise ValueError(f"no renderer for outbox kind {message.kind!r}")

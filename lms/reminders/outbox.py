@@ -73,7 +73,7 @@ class Claim:
     messages: list[OutboxMessage]
 
 
-MAIL_KINDS = ("reminder", "digest", "test", "sign_in_link", "password_reset")
+MAIL_KINDS = ("reminder", "digest", "test", "invitation", "sign_in_link", "password_reset")
 
 
 def claim(

@@ -174,6 +174,9 @@ MATRIX: dict[str, tuple[int, ...]] = {
     # Only one's own: someone else's id (Kari's here) is a 404 for everyone.
     "privacy.my_data_export": (LOGIN, 404, 404, 404, 404, 404, 404),
     "people_admin.reactivate": (LOGIN, 403, 403, 403, 302, 403, 302),
+    "people_admin.add": (LOGIN, 403, 403, 403, 200, 403, 200),
+    "people_admin.invite": (LOGIN, 403, 403, 403, 302, 403, 302),
+    "people_admin.invite_never_signed_in": (LOGIN, 403, 403, 403, 302, 403, 302),
     "people_import.upload": (LOGIN, 403, 403, 403, 200, 403, 200),
     "people_import.apply": (LOGIN, 403, 403, 403, 302, 403, 302),
     # Running the system: admins only.
