@@ -200,6 +200,23 @@ def test_entra_manager_arrives_as_a_value_list_a_plain_string_or_an_object(
     assert _person(session, person_id).manager_id == company.lead_a.id
 
 
+def test_entra_checks_the_manager_with_a_filter_before_setting_it(
+    scim: Scim, company: Company
+) -> None:
+    """ "Example 4": Entra asks whether the person already has the manager it is about to set."""
+    person, manager = company.a1.id, company.lead_a.id
+    for scim_filter, expected in [
+        (f'id eq "{person}" and manager eq "{manager}"', [str(person)]),
+        (f'id eq "{person}" and manager eq "{company.boss.id}"', []),
+        (f'{ENTERPRISE_SCHEMA}:manager.value eq "{manager}" and id eq "{person}"', [str(person)]),
+    ]:
+        found = scim.get("/Users", filter=scim_filter)
+        assert found.status_code == 200
+        assert [user["id"] for user in found.get_json()["Resources"]] == expected
+    unknown = scim.get("/Users", filter='nickName eq "Ada"')
+    assert error(unknown) == (400, "invalidFilter")
+
+
 def test_entra_patches_without_and_with_the_compliance_flag_both_work(
     scim: Scim, session: Session, company: Company
 ) -> None:

@@ -11,9 +11,17 @@ A dropped `password` is never stored, logged or echoed."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
-from scim2_models import InvalidSyntaxException, PatchOp, Resource, ResourceType
+from scim2_models import (
+    InvalidSyntaxException,
+    PatchOp,
+    Resource,
+    ResourceType,
+    SearchRequest,
+)
 from scim2_server.conditions import Conditions
 from scim2_server.service import ScimService
 from scim2_server.utils import parametrize
@@ -27,6 +35,19 @@ IGNORED_GROUP: frozenset[str] = frozenset()
 # Sub-attributes accepted and ignored: (attribute, sub-attribute), lower case.
 IGNORED_SUB = frozenset({("name", "middlename"), ("emails", "display"), ("members", "display")})
 MANAGER = f"{ENTERPRISE_SCHEMA}:manager".lower()
+# `manager` as the attribute of a comparison, outside quoted values; Entra leaves out the
+# extension's URN, which scim2-models only resolves for the core schema's attributes.
+BARE_MANAGER = re.compile(r"(?<![\w:.$])manager(?=(?:\.value)?\s+(?:eq|ne|pr)\b)", re.IGNORECASE)
+QUOTED = re.compile(r'("(?:[^"\\]|\\.)*")')
+
+
+def filter_text(scim_filter: str) -> str:
+    """A filter with Entra's bare `manager` named in full."""
+    parts = QUOTED.split(scim_filter)
+    return "".join(
+        part if index % 2 else BARE_MANAGER.sub(f"{ENTERPRISE_SCHEMA}:manager", part)
+        for index, part in enumerate(parts)
+    )
 
 
 def _without_nulls(value: Any) -> Any:
@@ -173,6 +194,14 @@ class VernScimService(ScimService):
     def _normalised(self, body: bytes, content_type: str | None, reshape: Any, name: str) -> bytes:
         decoded = self.decode_body(body, content_type)
         return json.dumps(reshape(decoded, name)).encode()
+
+    def read_search_query(
+        self, resource_types: list[ResourceType], query: Mapping[str, str]
+    ) -> tuple[SearchRequest[Any], Any]:
+        """Read a search, its filter naming Entra's bare `manager` in full."""
+        if "filter" in query and any(rt.name == "User" for rt in resource_types):
+            query = {**query, "filter": filter_text(query["filter"])}
+        return super().read_search_query(resource_types, query)
 
     def read_creation(
         self, resource_type: ResourceType, body: bytes, content_type: str | None

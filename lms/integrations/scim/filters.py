@@ -1,7 +1,8 @@
 """SCIM filters as SQL, for the attributes provisioning systems look people up by.
 
 Identity providers find a person before they create one (`userName eq "…"`, `externalId eq
-"…"`, `emails.value eq "…"`), on every sync, so those run in the database however many
+"…"`, `emails.value eq "…"`) and Entra ID checks a manager before setting it (`id eq "…" and
+manager eq "…"`), on every sync, so those run in the database however many
 people Vern holds. A filter on anything else raises `NotInSql`, and the storage evaluates it
 with scim2-models over every row instead: correct, and rare enough to afford."""
 
@@ -54,6 +55,9 @@ USER_COLUMNS: Mapping[tuple[str, str, str | None], Column] = {
     (USER_SCHEMA, "emails", None): Column(lambda: User.email),
     (USER_SCHEMA, "displayname", None): Column(lambda: User.display_name),
     (ENTERPRISE_SCHEMA, "employeenumber", None): Column(lambda: User.employee_number),
+    # Entra ID asks whether a person's manager already is the one it is about to set.
+    (ENTERPRISE_SCHEMA, "manager", None): Column(lambda: User.manager_id, is_id=True),
+    (ENTERPRISE_SCHEMA, "manager", "value"): Column(lambda: User.manager_id, is_id=True),
 }
 GROUP_COLUMNS: Mapping[tuple[str, str, str | None], Column] = {
     (GROUP_SCHEMA, "id", None): Column(lambda: Department.id, is_id=True),

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from scim2_models import (
     InvalidFilterException,
+    InvalidPathException,
     InvalidValueException,
     NotFoundException,
     NotImplementedException,
@@ -446,7 +447,8 @@ class VernScimStorage(ScimStorage):
                 prepare(rows)
                 found.extend(item for item in map(resource, rows) if scim_filter.match(item))
                 offset += SCAN_CHUNK
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, InvalidPathException) as error:
+            # An attribute Vern does not have is the filter's fault (RFC 7644 §3.4.2.2).
             raise InvalidFilterException(detail=str(error)) from None
         start = search_request.start_index_0 or 0
         stop = None if search_request.count is None else start + search_request.count
