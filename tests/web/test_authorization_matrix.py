@@ -98,6 +98,7 @@ def world(session: Session, courses_root: Path, now: datetime, settings: Setting
         "provider_id": 999_999,
         "name": "no-such-provider",
         "path": "Users",
+        "token": "no-such-link",
     }
     return World(people, values)
 
@@ -204,6 +205,12 @@ MATRIX: dict[str, tuple[int, ...]] = {
     # its own proof (the state this browser started with), so without one it is refused.
     "sso.start": (404, 404, 404, 404, 404, 404, 404),
     "sso.callback": (400, 400, 400, 400, 400, 400, 400),
+    # Sign-in links and password resets: for anyone; a signed-in person asking for a sign-in
+    # link is sent on. A link's page without a live link is gone (410) for everyone.
+    "sign_in_links.request_link": (200, 302, 302, 302, 302, 302, 302),
+    "sign_in_links.forgot_password": (200, 200, 200, 200, 200, 200, 200),
+    "sign_in_links.use_link": (410, 410, 410, 410, 410, 410, 410),
+    "sign_in_links.reset_password": (410, 410, 410, 410, 410, 410, 410),
     "xapi_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
     "xapi_admin.connect": (LOGIN, 403, 403, 403, 403, 403, 400),
     "xapi_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
