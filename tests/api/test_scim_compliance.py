@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,9 +28,10 @@ from tests.live import gunicorn
 EXPECTED_SKIPS = {"search_with_attributes"}
 
 
-def _with_datetimes(generate: Callable[..., Any]) -> Callable[..., Any]:
+def _with_datetimes(generate: Callable[..., Any], sent: list[datetime]) -> Callable[..., Any]:
     """scim2-tester fills dateTime attributes with random text, which no server may accept
-    (RFC 7643 §2.3.5: xsd:dateTime); give it a random instant instead, any time of day."""
+    (RFC 7643 §2.3.5: xsd:dateTime); give it a random instant instead, any time of day, and
+    note it in `sent`."""
 
     def generate_with_datetimes(context: Any, path: Any, *args: Any, **kwargs: Any) -> Any:
         value = generate(context, path, *args, **kwargs)
@@ -38,25 +39,28 @@ def _with_datetimes(generate: Callable[..., Any]) -> Callable[..., Any]:
         if value is not None and binding is not None and binding.target_type is datetime:
             start = datetime(2026, 1, 1, tzinfo=UTC)
             value = start + timedelta(microseconds=random.randrange(10**15))
+            sent.append(value)
         return value
 
     return generate_with_datetimes
 
 
 @pytest.fixture
-def dated_tester(monkeypatch: pytest.MonkeyPatch) -> None:
-    generate = _with_datetimes(scim2_tester.filling.generate_random_value)
+def sent_datetimes(monkeypatch: pytest.MonkeyPatch) -> list[datetime]:
+    """The dateTimes scim2-tester sends during the test."""
+    sent: list[datetime] = []
+    generate = _with_datetimes(scim2_tester.filling.generate_random_value, sent)
     for module in (
         scim2_tester.filling,
         scim2_tester.checkers.patch_add,
         scim2_tester.checkers.patch_replace,
     ):
         monkeypatch.setattr(module, "generate_random_value", generate)
+    return sent
 
 
-@pytest.mark.usefixtures("dated_tester")
 def test_scim2_tester_finds_no_failure(
-    fresh_database_url: str, tmp_path: Path, courses_root: Path
+    fresh_database_url: str, tmp_path: Path, courses_root: Path, sent_datetimes: list[datetime]
 ) -> None:
     database = Database(fresh_database_url)
     with database.transaction() as session:
@@ -74,6 +78,9 @@ def test_scim2_tester_finds_no_failure(
         if result.status not in (Status.SUCCESS, Status.SKIPPED)
     ]
     assert failures == []
+    # startDate was among what it created, replaced and patched, at real times of day.
+    assert len(sent_datetimes) >= 3
+    assert any(moment.time() != time() for moment in sent_datetimes)
     skipped = {result.title for result in results if result.status is Status.SKIPPED}
     assert skipped <= EXPECTED_SKIPS
     checked = {(result.resource_type, result.title) for result in results}
