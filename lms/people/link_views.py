@@ -90,6 +90,8 @@ def _request(purpose: LinkPurpose) -> ResponseReturnValue:
     if current_user.is_authenticated and purpose is LinkPurpose.SIGN_IN:
         return redirect(_landing(_next()))
     form = EmailLinkForm()
+    if not form.is_submitted() and request.args.get("email"):
+        form.email.data = request.args["email"]  # from the sign-in page an invitation opened
     template = REQUEST_TEMPLATE[purpose]
     if not form.validate_on_submit():
         if form.is_submitted():

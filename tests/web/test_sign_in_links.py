@@ -79,6 +79,16 @@ def test_the_login_page_offers_both_links_and_carries_next(client: FlaskClient) 
     assert "Forgot your password?" in html
 
 
+def test_the_address_an_invitation_filled_in_is_carried_to_the_link_pages(
+    client: FlaskClient,
+) -> None:
+    html = client.get("/login?email=kari%40example.test&next=/training").get_data(as_text=True)
+    link = re.search(r'href="(/login/link\?[^"]+)"', html)
+    assert link
+    page = client.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
+    assert 'value="kari@example.test"' in page
+
+
 @pytest.mark.parametrize("url", ["/login/link", "/password/forgot"])
 def test_known_unknown_and_deactivated_addresses_get_the_same_reply(
     client: FlaskClient, session: Session, employee: User, colleague: User, url: str, at
