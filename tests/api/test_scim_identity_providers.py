@@ -190,6 +190,11 @@ def test_entra_manager_arrives_as_a_value_list_a_plain_string_or_an_object(
     assert scim.call("PUT", f"/Users/{person_id}", replacement).status_code == 200
     assert _person(session, person_id).manager_id == company.lead_a.id
 
+    # Taking the manager away.
+    response = _patch(scim, f"/Users/{person_id}", [{"op": "Remove", "path": "manager"}])
+    assert response.status_code == 204
+    assert _person(session, person_id).manager_id is None
+
     # A manager who is no one in Vern is still refused, as SCIM says.
     response = _patch(
         scim,
@@ -197,7 +202,7 @@ def test_entra_manager_arrives_as_a_value_list_a_plain_string_or_an_object(
         [{"op": "Add", "path": f"{ENTERPRISE_SCHEMA}:manager", "value": "999999"}],
     )
     assert error(response) == (400, "invalidValue")
-    assert _person(session, person_id).manager_id == company.lead_a.id
+    assert _person(session, person_id).manager_id is None
 
 
 def test_entra_checks_the_manager_with_a_filter_before_setting_it(
@@ -553,6 +558,25 @@ def test_attributes_vern_does_not_keep_are_accepted_and_not_stored(
         assert name not in body
     assert body["name"] == {"givenName": "Ola", "familyName": "Nordmann"}
     assert body["meta"]["created"] != "2020-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "operation",
+    [
+        {"op": "Add", "path": "roles", "value": [{"value": "admin", "primary": True}]},
+        {"op": "Replace", "path": "x509Certificates", "value": [{"value": "MIIDQzCCAqyg"}]},
+        {"op": "Add", "path": "entitlements", "value": [{"value": "vpn"}]},
+        {"op": "replace", "path": "name.middleName", "value": "Mellom"},
+        {"op": "replace", "path": "password", "value": "t1meMa$heen"},
+    ],
+)
+def test_a_patch_of_an_ignored_attribute_is_a_204_that_changes_nothing(
+    scim: Scim, session: Session, company: Company, operation: dict[str, Any]
+) -> None:
+    path = f"/Users/{company.b1.id}"
+    version = scim.get(path).headers["ETag"]
+    assert _patch(scim, path, [operation]).status_code == 204
+    assert scim.get(path).headers["ETag"] == version
 
 
 def test_attributes_vern_knows_nothing_about_are_still_refused(
