@@ -115,7 +115,8 @@ def _request(purpose: LinkPurpose) -> ResponseReturnValue:
         record(db, action=f"{purpose}.requested", now=now, ip=ip, email=email, sent=False)
         return render_template("people/use_provider.html", provider=provider, next=_next())
     _send_link(db, purpose, email, now, ip)
-    # The same page whether or not the address is someone's (ASVS 2.5.x, 3.x enumeration).
+    # The same page whether or not the address is anyone's: the reply tells nobody who has
+    # an account (ASVS 2.5.x asks the same of credential recovery).
     return render_template("people/link_sent.html", purpose=str(purpose), email=email)
 
 
