@@ -9,8 +9,9 @@ addresses:
   and "Known issues and resolutions with SCIM 2.0 protocol compliance" (the PATCH forms with
   and without the aadOptscim062020 flag):
   https://learn.microsoft.com/en-us/entra/identity/app-provisioning/application-provisioning-config-problem-scim-compatibility
-- Okta, "SCIM 2.0 Protocol Reference" (create, read, PUT, deactivate, groups):
-  https://developer.okta.com/docs/reference/scim/scim-20/
+- Okta, "Okta and SCIM Version 2.0" (create, read, PUT, deactivate, groups):
+  https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20 (formerly
+  https://developer.okta.com/docs/reference/scim/scim-20/)
 """
 
 from __future__ import annotations
