@@ -29,6 +29,7 @@ from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
 from lms.integrations.lti.models import LtiLaunch, LtiUserLink
 from lms.integrations.scim.models import ScimUserDetail
 from lms.people.models import LoginSession, SignInToken, User
+from lms.people.sso.service import forget_person as forget_sso_identity
 from lms.reminders.models import OutboxMessage
 from lms.training.models import Attestation
 
@@ -68,6 +69,7 @@ def erase_person(
     _pseudonymise_record(person, subject.ref)
     _scrub_outbox(session, old_email, person.email)
     _forget_lms_identity(session, person.id)
+    forget_sso_identity(session, person.id)
     # The start instant, locale and time zone their identity provider sent.
     session.execute(delete(ScimUserDetail).where(ScimUserDetail.user_id == person.id))
     _scrub_audit(session, person.id)

@@ -79,17 +79,21 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('login_token_hash', sa.String(length=64), nullable=False),
     sa.Column('provider_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('id_token', sa.Text(), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['provider_id'], ['identity_providers.id'], name=op.f('fk_sso_logins_provider_id_identity_providers')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_sso_logins_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sso_logins')),
     sa.UniqueConstraint('login_token_hash', name=op.f('uq_sso_logins_login_token_hash'))
     )
     op.create_index(op.f('ix_sso_logins_expires_at'), 'sso_logins', ['expires_at'], unique=False)
     op.create_index(op.f('ix_sso_logins_provider_id'), 'sso_logins', ['provider_id'], unique=False)
+    op.create_index(op.f('ix_sso_logins_user_id'), 'sso_logins', ['user_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_sso_logins_user_id'), table_name='sso_logins')
     op.drop_index(op.f('ix_sso_logins_provider_id'), table_name='sso_logins')
     op.drop_index(op.f('ix_sso_logins_expires_at'), table_name='sso_logins')
     op.drop_table('sso_logins')

@@ -12,7 +12,7 @@ import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
@@ -22,7 +22,8 @@ from lms.catalog.definition import CourseDefinition
 from lms.people import service as people
 from lms.people.models import User
 from lms.people.sso import oidc, service
-from lms.people.sso.models import IdentityProvider, SsoIdentity
+from lms.people.sso.models import IdentityProvider, SsoIdentity, SsoLogin
+from lms.privacy.erasure import erase_person
 from tests.conftest import Auth, csrf_token
 from tests.factories import PASSWORD
 from tests.oidc import TOKEN_MINUTES, TestProvider, local, oidc_provider  # noqa: F401 - a fixture
@@ -457,3 +458,21 @@ def test_a_password_login_signs_out_as_before(client: FlaskClient, employee: Use
     Auth(client).login(employee.email, PASSWORD)
     response = client.post("/logout", data={"csrf_token": csrf_token(client.get("/account").text)})
     assert response.status_code == 302
+
+
+def test_erasing_a_leaver_forgets_their_provider_account_and_id_tokens(
+    client: FlaskClient,
+    session: Session,
+    employee: User,
+    contoso: IdentityProvider,
+    oidc_provider: TestProvider,  # noqa: F811
+) -> None:
+    assert sign_in(client, oidc_provider).status_code == 302
+    person = session.get(User, employee.id)
+    assert person is not None
+    session.expire_all()
+    assert session.scalar(select(func.count()).where(SsoLogin.user_id == person.id)) == 1
+    people.deactivate(session, person, clock.now())
+    erase_person(session, person, now=clock.now(), actor_id=None, reason="retention")
+    assert session.scalar(select(func.count()).where(SsoIdentity.user_id == person.id)) == 0
+    assert session.scalar(select(func.count()).where(SsoLogin.user_id == person.id)) == 0

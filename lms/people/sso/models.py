@@ -104,5 +104,7 @@ class SsoLogin(Base):
     # The same hash LoginSession keeps of the login's token.
     login_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("identity_providers.id"), index=True)
+    # Whose it is: the id_token names them, so erasure deletes it with their logins.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     id_token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

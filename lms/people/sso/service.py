@@ -392,6 +392,7 @@ def remember_login(
     provider_id: int,
     id_token: str,
     *,
+    user_id: int,
     now: datetime,
     expires_at: datetime,
 ) -> None:
@@ -401,6 +402,7 @@ def remember_login(
         SsoLogin(
             login_token_hash=_hash(login_token),
             provider_id=provider_id,
+            user_id=user_id,
             id_token=id_token,
             expires_at=expires_at,
         )
@@ -418,3 +420,9 @@ def take_login(session: Session, login_token: str) -> tuple[IdentityProvider, st
     session.delete(row)
     session.flush()
     return (provider, id_token) if provider is not None else None
+
+
+def forget_person(session: Session, user_id: int) -> None:
+    """Erasure: which provider account was theirs, and the id_tokens that named them."""
+    session.execute(delete(SsoIdentity).where(SsoIdentity.user_id == user_id))
+    session.execute(delete(SsoLogin).where(SsoLogin.user_id == user_id))

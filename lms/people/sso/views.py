@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from lms import clock
 from lms.audit.service import record
+from lms.db import SQLITE_BEGIN
 from lms.extensions import database, db_session, local_path, settings, write_after_outcome
 from lms.people import service as people
 from lms.people.sso import crypto, oidc, service
@@ -98,6 +99,9 @@ def _claims(
 @bp.route("/callback")
 def callback() -> ResponseReturnValue:
     """The provider sends the browser back here with a code (or an error) and the state."""
+    # This GET writes (the flow, the login): on SQLite take the write lock when each of its
+    # transactions begins, so none loses a write race half-way, after the flow was used up.
+    SQLITE_BEGIN.set("IMMEDIATE")
     state = request.args.get("state") or ""
     expected = session.pop(STATE_KEY, None)
     if not state or not isinstance(expected, str):
@@ -170,7 +174,13 @@ def _sign_in(
         user_agent=request.user_agent.string,
     )
     service.remember_login(
-        db, started.token, provider.id, id_token, now=now, expires_at=started.expires_at
+        db,
+        started.token,
+        provider.id,
+        id_token,
+        user_id=user.id,
+        now=now,
+        expires_at=started.expires_at,
     )
     record(
         db,
