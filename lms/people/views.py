@@ -51,6 +51,8 @@ def login() -> ResponseReturnValue:
     if current_user.is_authenticated:
         return redirect(url_for("training.my_training"))
     form = LoginForm()
+    if not form.is_submitted() and request.args.get("email"):
+        form.email.data = request.args["email"][:254]  # an invitation fills in the address
     providers = sso.active_providers(db_session())
     if form.validate_on_submit():
         db = db_session()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from lms.config import Settings
 from lms.mail import OutgoingMail, sender_address
 from lms.people.models import User
 from lms.people.service import reporting_line_ids
+from lms.people.sso import service as sso
 from lms.reminders import invitations
 from lms.reminders.models import OutboxMessage
 from lms.training.exemptions import exempt_now
@@ -242,8 +243,16 @@ class SignInWay:
 
 
 def sign_in_way(session: Session, user: User, settings: Settings) -> SignInWay:
-    """The way in for this person: the sign-in page with their address filled in, where
-    they can sign in with a password or ask for a sign-in link."""
+    """The way in for this person: their company's identity provider if one answers for
+    their address, else the sign-in page with their address filled in (where they can also
+    ask for a sign-in link). Either way they land on My training."""
+    provider = sso.provider_for_email(session, user.email)
+    if provider is not None:
+        # Built from the URL map: a mail is rendered outside any request.
+        path = current_app.url_map.bind("localhost").build(
+            "sso.start", {"name": provider.name, "next": "/training", "login_hint": user.email}
+        )
+        return SignInWay(url=f"{settings.base_url}{path}", provider_name=provider.display_name)
     query = urlencode({"email": user.email, "next": "/training"})
     return SignInWay(url=f"{settings.base_url}/login?{query}")
 

@@ -1,11 +1,12 @@
-"""From a reminder mail to the course: the link in a real mail, followed signed out, leads
-through sign-in to the page it named."""
+"""From a mail to the page it names: the link in a real reminder, escalation or invitation,
+followed signed out, leads through sign-in to that page."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from html import escape
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
@@ -16,6 +17,8 @@ from lms.catalog.definition import CourseDefinition
 from lms.config import Settings
 from lms.db import Database
 from lms.people.models import User
+from lms.people.service import create_user
+from lms.people.sso import service as sso
 from lms.reminders.jobs import run_job
 from lms.training.cycles import assign_courses
 from tests import factories
@@ -69,7 +72,7 @@ def _link(mail: Received, label: str) -> str:
     match = re.search(re.escape(label) + r" (\S+)", mail.text())
     assert match, mail.text()
     url = match.group(1)
-    assert f'href="{url}"' in mail.html()
+    assert f'href="{escape(url)}"' in mail.html()
     assert url.startswith(BASE + "/")
     return url
 
@@ -127,3 +130,71 @@ def test_an_escalation_leads_the_manager_to_the_persons_training_record(
     assert landed == f"/team/people/{kari.id}"
     assert "Kari Nordmann" in page
     assert "Course basics" in page
+
+
+def test_an_invitation_leads_through_sign_in_with_the_address_filled_in_to_my_training(
+    mail_app: Flask, session: Session, smtp: SmtpSink, team: dict[str, User], now: datetime
+) -> None:
+    team["kari"].invited_at = None  # a newcomer, as the sweep sees one
+    session.commit()
+    mail = _mail_to(mail_app, smtp, now, "kari@example.test")
+    url = _link(mail, "Sign in:")
+    assert url == f"{BASE}/login?email=kari%40example.test&next=%2Ftraining"
+    browser = mail_app.test_client()
+    target = url.removeprefix(BASE)
+    page = browser.get(target).get_data(as_text=True)
+    assert 'value="kari@example.test"' in page
+    signed_in = browser.post(
+        target,
+        data={
+            "email": "kari@example.test",
+            "password": factories.PASSWORD,
+            "csrf_token": csrf_token(page),
+        },
+    )
+    assert signed_in.headers["Location"] == "/training"
+    assert "Course basics" in browser.get("/training").get_data(as_text=True)
+
+
+def test_an_invitation_to_someone_whose_company_signs_them_in_starts_at_its_provider(
+    mail_app: Flask, session: Session, smtp: SmtpSink, settings: Settings, now: datetime
+) -> None:
+    sso.register(
+        session,
+        sso.ProviderDetails(
+            name="contoso",
+            display_name="Contoso",
+            discovery_url="https://login.contoso.test/.well-known/openid-configuration",
+            client_id="vern",
+            client_secret="s3cret",
+            domains=["contoso.test"],
+        ),
+        discovery={
+            "issuer": "https://login.contoso.test",
+            "authorization_endpoint": "https://login.contoso.test/authorize",
+            "token_endpoint": "https://login.contoso.test/token",
+            "jwks_uri": "https://login.contoso.test/keys",
+        },
+        key_set=None,
+        secret_key=settings.secret_key,
+        now=now,
+    )
+    create_user(session, email="kim@contoso.test", full_name="Kim Contoso", now=now)
+    session.commit()
+    mail = _mail_to(mail_app, smtp, now, "kim@contoso.test")
+    assert 'choose "Sign in with Contoso"' in mail.text()
+    assert "Email me a sign-in link" not in mail.text()
+    url = _link(mail, "Sign in:")
+    assert url.startswith(f"{BASE}/sso/contoso/start?")
+    assert parse_qs(urlsplit(url).query) == {
+        "next": ["/training"],
+        "login_hint": ["kim@contoso.test"],
+    }
+    assert ">Sign in with Contoso</a>" in mail.html()
+    sent_on = mail_app.test_client().get(url.removeprefix(BASE))
+    assert sent_on.status_code == 302
+    authorize = urlsplit(sent_on.headers["Location"])
+    assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == (
+        "https://login.contoso.test/authorize"
+    )
+    assert parse_qs(authorize.query)["login_hint"] == ["kim@contoso.test"]

@@ -11,8 +11,11 @@ from flask import Flask
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
+from lms.admin import people_import
+from lms.admin.demo import create_demo
 from lms.audit.models import AuditEvent
 from lms.config import Settings
+from lms.integrations.tokens import Scope, create_token
 from lms.migrate import upgrade
 from lms.people.models import User
 from lms.people.service import create_user, deactivate, start_login
@@ -230,3 +233,40 @@ def test_a_person_who_left_before_the_mail_went_out_is_not_mailed(
     tick(mail_app, "send")
     assert smtp.received == []
     assert [r.status for r in _invitations(session)] == [OutboxStatus.SKIPPED]
+
+
+def test_people_from_every_way_in_are_invited_and_the_demo_people_are_not(
+    mail_app: Flask, session: Session, settings: Settings, smtp: SmtpSink, now: datetime
+) -> None:
+    create_demo(session, now)  # `make run` on a fresh machine: no mail to the demo company
+    plan = people_import.parse(
+        "external_id,email,full_name,locale\nW-7,csv.person@example.test,Csv Person,nb\n"
+    )
+    people_import.apply(session, plan, now, actor_id=None)
+    _, token = create_token(session, name="Entra ID", scope=Scope.SCIM, now=now)
+    session.commit()
+    # Microsoft Entra ID's documented first request (roles and all), through Vern's SCIM.
+    created = mail_app.test_client().post(
+        "/scim/v2/Users",
+        json={
+            "schemas": [
+                "urn:ietf:params:scim:schemas:core:2.0:User",
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            ],
+            "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+            "userName": "Test_User_00aa00aa@contoso.example",
+            "active": True,
+            "emails": [{"primary": True, "type": "work", "value": "entra.person@example.test"}],
+            "meta": {"resourceType": "User"},
+            "name": {"formatted": "Entra Person", "familyName": "Person", "givenName": "Entra"},
+            "roles": [],
+        },
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert created.status_code == 201, created.get_data(as_text=True)
+    tick(mail_app)
+    assert sorted(m.envelope_to[0] for m in smtp.received) == [
+        "csv.person@example.test",
+        "entra.person@example.test",
+    ]
+    assert not any(m.envelope_to[0].endswith("demo.vern.example") for m in smtp.received)
