@@ -580,6 +580,25 @@ def test_a_patch_of_an_ignored_attribute_is_a_204_that_changes_nothing(
     assert scim.get(path).headers["ETag"] == version
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"schemas": [PATCH]},
+        {"schemas": [PATCH], "Operations": []},
+        {"schemas": [PATCH], "Operations": "replace"},
+        [{"op": "replace", "path": "active", "value": False}],
+        {"schemas": [PATCH], "Operations": [{"op": "Remove", "path": "members", "value": [{}]}]},
+    ],
+)
+def test_a_malformed_patch_is_a_400_and_changes_nothing(
+    scim: Scim, session: Session, company: Company, body: Any
+) -> None:
+    group = scim.get("/Groups", filter='displayName eq "Sales"').get_json()["Resources"][0]
+    response = scim.call("PATCH", f"/Groups/{group['id']}", body)
+    assert error(response)[0] == 400
+    assert scim.get(f"/Groups/{group['id']}").get_json() == group
+
+
 def test_attributes_vern_knows_nothing_about_are_still_refused(
     scim: Scim, session: Session
 ) -> None:
