@@ -713,6 +713,17 @@ def test_start_date_reads_back_as_the_instant_sent_and_counts_as_the_local_day(
     assert _person(session, person_id).start_date == date(2027, 5, 2)
 
 
+@pytest.mark.parametrize("sent", ["31.03.2027", "2027-02-30T00:00:00Z", "soon"])
+def test_a_start_date_that_is_no_datetime_is_refused(
+    scim: Scim, session: Session, sent: str
+) -> None:
+    before = people(session)
+    body = new_person()
+    body[VERN_SCHEMA] = {"startDate": sent}
+    assert error(scim.call("POST", "/Users", body)) == (400, "invalidValue")
+    assert people(session) == before
+
+
 def test_a_new_time_zone_moves_the_start_day_of_a_sent_instant(
     scim: Scim, session: Session
 ) -> None:
