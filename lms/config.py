@@ -83,9 +83,10 @@ class Settings:
     # Reverse proxies in front of Vern whose X-Forwarded-For/-Proto/-Host to believe (0: none,
     # so a client cannot fake its address for the login throttle or the audit trail).
     trusted_proxies: int = 0
-    # Single sign-on: production talks to identity providers over https only, unless the
-    # operator allows plain http (a provider inside a closed network).
-    sso_allow_http: bool = False
+    # Single sign-on: production talks to identity providers over https at public addresses
+    # only, unless the operator allows a provider inside a private network (http, private or
+    # loopback addresses).
+    sso_private_network: bool = False
     # Testing only: a file holding the current time (shared by processes in a simulation) and
     # a scheduler that runs its interval jobs every this many seconds.
     clock_file: Path | None = None
@@ -106,10 +107,10 @@ class Settings:
         return self.env == "production"
 
     @property
-    def sso_http_allowed(self) -> bool:
-        """Whether identity providers may be reached over plain http (never by default in
-        production)."""
-        return self.sso_allow_http or not self.is_production
+    def sso_private_network_allowed(self) -> bool:
+        """Whether identity providers may be reached over plain http or at private addresses
+        (never by default in production)."""
+        return self.sso_private_network or not self.is_production
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -151,7 +152,7 @@ class Settings:
             else None,
             checkpoint_minutes=_int(env, "LMS_CHECKPOINT_MINUTES", 60),
             trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0),
-            sso_allow_http=_flag(env.get("LMS_SSO_ALLOW_HTTP")),
+            sso_private_network=_flag(env.get("LMS_SSO_PRIVATE_NETWORK")),
             clock_file=Path(env["LMS_CLOCK_FILE"]) if env.get("LMS_CLOCK_FILE") else None,
             tick_seconds=_optional_int(env, "LMS_TICK_SECONDS"),
             retention_days=_int(env, "LMS_RETENTION_DAYS", 6 * 365 + 2),

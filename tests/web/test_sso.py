@@ -36,8 +36,8 @@ def register(
     session: Session, app: Flask, provider: TestProvider, **overrides: Any
 ) -> IdentityProvider:
     """Contoso, answering for example.test, registered the way the admin page does it."""
-    discovery = oidc.fetch_discovery(provider.discovery_url, allow_http=True)
-    config = oidc.ProviderConfig(0, "contoso", "vern", "", discovery, None, ())
+    discovery = oidc.fetch_discovery(provider.discovery_url, private_network=True)
+    config = oidc.ProviderConfig(0, "contoso", "vern", "", discovery, None, (), True)
     details = service.ProviderDetails(
         name="contoso",
         display_name="Contoso",

@@ -233,15 +233,15 @@ def test_production_refuses_a_plain_http_discovery_url(
     oidc_provider: TestProvider,  # noqa: F811
 ) -> None:
     with pytest.raises(oidc.ProviderUnavailable):
-        oidc.fetch_discovery(oidc_provider.discovery_url, allow_http=False)
+        oidc.fetch_discovery(oidc_provider.discovery_url, private_network=False)
     assert (
         app.extensions["lms.settings"]
         .with_overrides(env="production", secret_key="k" * 40)
-        .sso_http_allowed
+        .sso_private_network_allowed
         is False
     )
     assert (
         app.extensions["lms.settings"]
-        .with_overrides(env="production", secret_key="k" * 40, sso_allow_http=True)
-        .sso_http_allowed
+        .with_overrides(env="production", secret_key="k" * 40, sso_private_network=True)
+        .sso_private_network_allowed
     )

@@ -80,11 +80,12 @@ def register() -> ResponseReturnValue:
     # Nothing written yet: end the transaction before asking the provider anything.
     db.commit()
     try:
-        discovery = oidc.fetch_discovery(
-            details.discovery_url, allow_http=settings().sso_http_allowed
-        )
+        private_network = settings().sso_private_network_allowed
+        discovery = oidc.fetch_discovery(details.discovery_url, private_network=private_network)
         key_set = oidc.fetch_key_set(
-            oidc.ProviderConfig(0, details.name, details.client_id, "", discovery, None, ())
+            oidc.ProviderConfig(
+                0, details.name, details.client_id, "", discovery, None, (), private_network
+            )
         )
     except oidc.ProviderUnavailable as failure:
         current_app.logger.warning("discovery of %s failed: %s", details.name, failure.cause)

@@ -21,10 +21,11 @@ sso_group = AppGroup("sso", help="Single sign-on: the OpenID Connect providers p
 def _fetch(details: service.ProviderDetails) -> tuple[dict[str, object], dict[str, object]]:
     """The provider's discovery document and keys, asked with no transaction open."""
     try:
-        discovery = oidc.fetch_discovery(
-            details.discovery_url, allow_http=settings().sso_http_allowed
+        private_network = settings().sso_private_network_allowed
+        discovery = oidc.fetch_discovery(details.discovery_url, private_network=private_network)
+        config = oidc.ProviderConfig(
+            0, details.name, details.client_id, "", discovery, None, (), private_network
         )
-        config = oidc.ProviderConfig(0, details.name, details.client_id, "", discovery, None, ())
         return discovery, oidc.fetch_key_set(config)
     except oidc.ProviderUnavailable as failure:
         raise click.ClickException(f"discovery failed: {failure.cause}") from None

@@ -6,8 +6,10 @@ call in here, and write the outcome in a new one."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -63,17 +65,39 @@ class ProviderConfig:
     discovery: dict[str, Any]
     key_set: dict[str, Any] | None
     domains: tuple[str, ...]
+    # Whether the operator allows a provider inside a private network (see allowed_url).
+    private_network: bool = False
 
     @property
     def issuer(self) -> str:
         return str(self.discovery["issuer"])
 
 
-def allowed_url(url: str, *, allow_http: bool) -> bool:
-    """An https address (or http where the operator allows it: tests, development)."""
+def allowed_url(url: str, *, private_network: bool) -> bool:
+    """An https address (or http where the operator allows a private network: tests,
+    development, a provider inside the company's network)."""
     parts = urlsplit(url)
-    schemes = ("https", "http") if allow_http else ("https",)
+    schemes = ("https", "http") if private_network else ("https",)
     return parts.scheme in schemes and bool(parts.hostname)
+
+
+def _check_address(url: str, *, private_network: bool) -> None:
+    """Refuse a host that resolves to a loopback, private, link-local or reserved address
+    unless the operator allows a private network: an admin's typo or a tampered discovery
+    document must not make Vern probe its own network."""
+    if private_network:
+        return
+    parts = urlsplit(url)
+    try:
+        infos = socket.getaddrinfo(
+            parts.hostname or "", parts.port or 443, proto=socket.IPPROTO_TCP
+        )
+    except (OSError, UnicodeError):
+        raise ProviderUnavailable(f"{url}: host not found") from None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not address.is_global:
+            raise ProviderUnavailable(f"{url}: not a public address")
 
 
 def _session() -> requests.Session:
@@ -83,8 +107,11 @@ def _session() -> requests.Session:
     return session
 
 
-def fetch_json(url: str) -> dict[str, Any]:
-    """GET a JSON object: a timeout, no redirects followed, a bounded body."""
+def fetch_json(url: str, *, private_network: bool) -> dict[str, Any]:
+    """GET a JSON object: a public address, a timeout, no redirects followed, a bounded body."""
+    if not allowed_url(url, private_network=private_network):
+        raise ProviderUnavailable(f"{url}: not an https address")
+    _check_address(url, private_network=private_network)
     try:
         with (
             _session() as http,
@@ -109,16 +136,16 @@ def fetch_json(url: str) -> dict[str, Any]:
 DISCOVERY_FIELDS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
-def fetch_discovery(url: str, *, allow_http: bool) -> dict[str, Any]:
+def fetch_discovery(url: str, *, private_network: bool) -> dict[str, Any]:
     """The provider's discovery document, with the endpoints Vern uses checked."""
-    if not allowed_url(url, allow_http=allow_http):
+    if not allowed_url(url, private_network=private_network):
         raise ProviderUnavailable(N_("The discovery URL must be an https:// address."))
-    document = fetch_json(url)
+    document = fetch_json(url, private_network=private_network)
     for name in DISCOVERY_FIELDS:
         value = document.get(name)
         if not isinstance(value, str) or not value:
             raise ProviderUnavailable(f"{url}: no {name}")
-        if name != "issuer" and not allowed_url(value, allow_http=allow_http):
+        if name != "issuer" and not allowed_url(value, private_network=private_network):
             raise ProviderUnavailable(f"{url}: {name} is not https")
     kept = (*DISCOVERY_FIELDS, "end_session_endpoint", "userinfo_endpoint")
     return {name: document[name] for name in kept if isinstance(document.get(name), str)}
@@ -126,7 +153,7 @@ def fetch_discovery(url: str, *, allow_http: bool) -> dict[str, Any]:
 
 def fetch_key_set(config: ProviderConfig) -> dict[str, Any]:
     """The provider's current public keys (JWKS)."""
-    key_set = fetch_json(str(config.discovery["jwks_uri"]))
+    key_set = fetch_json(str(config.discovery["jwks_uri"]), private_network=config.private_network)
     try:
         KeySet.import_key_set(key_set)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError):
@@ -190,11 +217,15 @@ def exchange_code(
     config: ProviderConfig, code: str, redirect_uri: str, code_verifier: str
 ) -> dict[str, Any]:
     """Trade the authorisation code for tokens at the provider's token endpoint."""
+    endpoint = str(config.discovery["token_endpoint"])
+    if not allowed_url(endpoint, private_network=config.private_network):
+        raise ProviderUnavailable("token endpoint is not an https address")
+    _check_address(endpoint, private_network=config.private_network)
     with _client(config, redirect_uri) as client:
         client.max_redirects = 0
         try:
             token = client.fetch_token(
-                str(config.discovery["token_endpoint"]),
+                endpoint,
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=code_verifier,

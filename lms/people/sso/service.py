@@ -217,7 +217,9 @@ def remove(session: Session, provider: IdentityProvider) -> None:
     session.flush()
 
 
-def config_for(provider: IdentityProvider, secret_key: str) -> ProviderConfig:
+def config_for(
+    provider: IdentityProvider, secret_key: str, *, private_network: bool = False
+) -> ProviderConfig:
     """The provider as plain values, secret decrypted, for talking to it outside a transaction."""
     return ProviderConfig(
         id=provider.id,
@@ -227,6 +229,7 @@ def config_for(provider: IdentityProvider, secret_key: str) -> ProviderConfig:
         discovery=dict(provider.discovery or {}),
         key_set=dict(provider.key_set) if provider.key_set else None,
         domains=tuple(provider.domains),
+        private_network=private_network,
     )
 
 

@@ -51,7 +51,9 @@ def start(name: str) -> ResponseReturnValue:
     if provider is None or not provider.active:
         abort(404)
     try:
-        config = service.config_for(provider, _secret_key())
+        config = service.config_for(
+            provider, _secret_key(), private_network=settings().sso_private_network_allowed
+        )
     except crypto.SecretUnreadable:
         log.error("client secret of provider %s unreadable: was the secret key changed?", name)
         return _refused("secret", provider_name=name, status=503)
@@ -116,7 +118,13 @@ def callback() -> ResponseReturnValue:
         except service.FlowInvalid:
             claimed = None
         provider = claim.get(service.IdentityProvider, claimed.provider_id) if claimed else None
-        config = service.config_for(provider, _secret_key()) if provider else None
+        config = (
+            service.config_for(
+                provider, _secret_key(), private_network=settings().sso_private_network_allowed
+            )
+            if provider
+            else None
+        )
     if claimed is None or config is None:
         return _refused("state")
     if request.args.get("error") or not request.args.get("code"):

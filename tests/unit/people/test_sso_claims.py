@@ -84,3 +84,13 @@ def test_a_secret_encrypted_under_another_key_does_not_open() -> None:
     assert crypto.decrypt("first-secret-key", stored) == "client-secret"
     with pytest.raises(crypto.SecretUnreadable):
         crypto.decrypt("rotated-secret-key", stored)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://idp.example.com/.well-known/openid-configuration", "https://127.0.0.1/jwks",
+     "https://localhost/jwks", "https://10.1.2.3/jwks", "https://169.254.169.254/latest"],
+)  # fmt: skip
+def test_production_reaches_providers_over_https_at_public_addresses_only(url: str) -> None:
+    with pytest.raises(oidc.ProviderUnavailable, match="not an https address|not a public"):
+        oidc.fetch_json(url, private_network=False)
