@@ -109,7 +109,7 @@ def render_reminder(session: Session, message: OutboxMessage, settings: Settings
             "stage": payload["stage_kind"],
             "offset": payload["offset"],
             "course_url": f"{settings.base_url}/training/{definition.key}",
-            "record_url": _record_url(session, settings, employee, to[0]),
+            **_record_urls(session, settings, employee, to[0], cc),
             "settings_url": f"{settings.base_url}/account",
             "manager_name": _name_of(session, payload.get("from_manager")),
         }
@@ -119,18 +119,30 @@ def render_reminder(session: Session, message: OutboxMessage, settings: Settings
         return _mail(settings, message, to, cc, subject, "reminder", **context)
 
 
-def _record_url(session: Session, settings: Settings, employee: User, reader: User) -> str:
-    """Where an escalation's reader sees the person's training: their team page for someone
-    above them, the organisation's page for HR (who may sit elsewhere)."""
+def _above(session: Session, employee: User, reader: User) -> bool:
+    """Whether `reader` is in the employee's management chain (may open their team page)."""
     manager_id = employee.manager_id
     for _hop in range(50):  # reporting chains are short; the bound only guards bad data
         if manager_id is None:
-            break
+            return False
         if manager_id == reader.id:
-            return f"{settings.base_url}/team/people/{employee.id}"
+            return True
         manager = session.get(User, manager_id)
         manager_id = manager.manager_id if manager is not None else None
-    return f"{settings.base_url}/hr/people/{employee.id}"
+    return False
+
+
+def _record_urls(
+    session: Session, settings: Settings, employee: User, reader: User, cc: list[User]
+) -> dict[str, str | None]:
+    """Where an escalation's readers see the person's training: the team page for someone
+    above them, the organisation's page for HR (who may sit elsewhere, and may be in copy)."""
+    team = f"{settings.base_url}/team/people/{employee.id}"
+    organisation = f"{settings.base_url}/hr/people/{employee.id}"
+    if not _above(session, employee, reader):
+        return {"record_url": organisation, "hr_record_url": None}
+    hr_in_copy = any(not _above(session, employee, person) for person in cc)
+    return {"record_url": team, "hr_record_url": organisation if hr_in_copy else None}
 
 
 def _name_of(session: Session, user_id: int | None) -> str | None:

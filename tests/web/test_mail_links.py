@@ -16,7 +16,7 @@ from lms import clock, create_app
 from lms.catalog.definition import CourseDefinition
 from lms.config import Settings
 from lms.db import Database
-from lms.people.models import User
+from lms.people.models import Role, User
 from lms.people.service import create_user
 from lms.people.sso import service as sso
 from lms.reminders.jobs import run_job
@@ -64,7 +64,7 @@ def _mail_to(app: Flask, smtp: SmtpSink, when: datetime, address: str) -> Receiv
     clock.set_source(lambda: when)
     run_job(app, "sweep")
     run_job(app, "send")
-    return next(m for m in smtp.received if m.envelope_to == [address])
+    return next(m for m in smtp.received if m.envelope_to[0] == address)
 
 
 def _link(mail: Received, label: str) -> str:
@@ -198,3 +198,30 @@ def test_an_invitation_to_someone_whose_company_signs_them_in_starts_at_its_prov
         "https://login.contoso.test/authorize"
     )
     assert parse_qs(authorize.query)["login_hint"] == ["kim@contoso.test"]
+
+
+def test_hr_in_copy_of_an_escalation_gets_a_link_it_can_open(
+    mail_app: Flask,
+    session: Session,
+    smtp: SmtpSink,
+    team: dict[str, User],
+    now: datetime,
+) -> None:
+    factories.user(
+        session,
+        now,
+        name="Hanne Hr",
+        email="hanne@example.test",
+        password=factories.PASSWORD,
+        roles=frozenset({Role.HR}),
+    )
+    session.commit()
+    kari = team["kari"]
+    mail = _mail_to(mail_app, smtp, now + timedelta(days=37, hours=1), "mia@example.test")
+    assert mail.message["Cc"] == "hanne@example.test"
+    assert _link(mail, "See their training:") == f"{BASE}/team/people/{kari.id}"
+    url = _link(mail, "HR, in the organisation's records:")
+    assert url == f"{BASE}/hr/people/{kari.id}"
+    landed, page = _sign_in_from(mail_app, url, "hanne@example.test")
+    assert landed == f"/hr/people/{kari.id}"
+    assert "Kari Nordmann" in page
