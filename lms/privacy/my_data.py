@@ -19,6 +19,7 @@ from lms.evidence.models import LedgerPersonal, LedgerSubject
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform
 from lms.integrations.scim.models import ScimUserDetail
 from lms.people.models import LoginSession, User
+from lms.people.sso.service import accounts_of as sso_accounts
 from lms.reminders.models import OutboxMessage
 from lms.reminders.outbox import MAIL_KINDS
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
@@ -40,6 +41,7 @@ def my_data(session: Session, user: User, now: datetime) -> dict[str, Any]:
         "mail_sent_to_you": _mail(session, user),
         "logins": _logins(session, user),
         "lms_launches": _lms_launches(session, user),
+        "sign_in_accounts": _sign_in_accounts(session, user),
         "audit_events_about_you": _audit(session, user),
         "ledger": _ledger(session, user),
     }
@@ -62,6 +64,19 @@ def _lms_launches(session: Session, user: User) -> list[dict[str, Any]]:
             "score_goes_to": launch.lineitem_url,
         }
         for launch, platform in rows
+    ]
+
+
+def _sign_in_accounts(session: Session, user: User) -> list[dict[str, Any]]:
+    """Which account at the company's identity provider signs them in (single sign-on)."""
+    return [
+        {
+            "provider": provider,
+            "your_id_there": identity.subject,
+            "linked_at": _utc(identity.created_at),
+            "last_sign_in_at": _utc(identity.last_sign_in_at),
+        }
+        for identity, provider in sso_accounts(session, user.id)
     ]
 
 

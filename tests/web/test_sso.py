@@ -24,6 +24,7 @@ from lms.people.models import User
 from lms.people.sso import oidc, service
 from lms.people.sso.models import IdentityProvider, SsoIdentity, SsoLogin
 from lms.privacy.erasure import erase_person
+from lms.privacy.my_data import my_data
 from tests.conftest import Auth, csrf_token
 from tests.factories import PASSWORD
 from tests.oidc import TOKEN_MINUTES, TestProvider, local, oidc_provider  # noqa: F401 - a fixture
@@ -460,7 +461,7 @@ def test_a_password_login_signs_out_as_before(client: FlaskClient, employee: Use
     assert response.status_code == 302
 
 
-def test_erasing_a_leaver_forgets_their_provider_account_and_id_tokens(
+def test_my_data_shows_the_provider_account_and_erasure_forgets_it_and_the_id_tokens(
     client: FlaskClient,
     session: Session,
     employee: User,
@@ -472,6 +473,8 @@ def test_erasing_a_leaver_forgets_their_provider_account_and_id_tokens(
     assert person is not None
     session.expire_all()
     assert session.scalar(select(func.count()).where(SsoLogin.user_id == person.id)) == 1
+    accounts = my_data(session, person, clock.now())["sign_in_accounts"]
+    assert [(a["provider"], a["your_id_there"]) for a in accounts] == [("Contoso", KARI)]
     people.deactivate(session, person, clock.now())
     erase_person(session, person, now=clock.now(), actor_id=None, reason="retention")
     assert session.scalar(select(func.count()).where(SsoIdentity.user_id == person.id)) == 0
