@@ -200,6 +200,13 @@ def test_the_cli_registers_lists_switches_and_removes(
     assert "switched off" in runner.invoke(args=["lms", "sso", "list"]).output
     assert runner.invoke(args=["lms", "sso", "switch-on", "contoso"]).exit_code == 0
     assert _providers(session)[0].active
+    renewed = runner.invoke(
+        args=["lms", "sso", "set-secret", "contoso", "--client-secret-env", "NEW_SECRET"],
+        env={"NEW_SECRET": "the-renewed-secret"},
+    )
+    assert renewed.exit_code == 0, renewed.output
+    stored = _providers(session)[0].client_secret_encrypted
+    assert crypto.decrypt(str(app.secret_key), stored) == "the-renewed-secret"
     assert runner.invoke(args=["lms", "sso", "remove", "contoso"]).exit_code == 0
     assert _providers(session) == []
     assert (

@@ -157,6 +157,23 @@ def switch_on(name: str) -> None:
     _switch(name, True)
 
 
+@sso_group.command("set-secret")
+@click.argument("name")
+@click.option("--client-secret-env", required=True, metavar="VAR", help="Holds the new secret.")
+def set_secret(name: str, client_secret_env: str) -> None:
+    """Give provider NAME a new client secret (the old one expired, or LMS_SECRET_KEY changed)."""
+    secret = os.environ.get(client_secret_env, "")
+    if not secret:
+        raise click.ClickException(f"{client_secret_env} is not set or empty")
+    with database().transaction() as session:
+        provider = service.provider_by_name(session, name)
+        if provider is None:
+            raise click.ClickException(f"no provider named {name}")
+        service.replace_secret(session, provider, secret, secret_key=str(current_app.secret_key))
+        _audit(session, "sso.provider.secret", provider)
+    click.echo(f"{name}: new client secret stored")
+
+
 @sso_group.command("remove")
 @click.argument("name")
 def remove(name: str) -> None:

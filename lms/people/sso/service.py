@@ -197,6 +197,16 @@ def password_refused_by(session: Session, email: str) -> IdentityProvider | None
     return provider if provider is not None and provider.passwords_off else None
 
 
+def replace_secret(
+    session: Session, provider: IdentityProvider, client_secret: str, *, secret_key: str
+) -> None:
+    """A new client secret (the old one expired, or the app's secret key was changed)."""
+    if not client_secret.strip():
+        raise BadProvider("client_secret", N_("Enter the client secret the provider gave Vern."))
+    provider.client_secret_encrypted = crypto.encrypt(secret_key, client_secret.strip())
+    session.flush()
+
+
 def set_active(session: Session, provider: IdentityProvider, active: bool) -> None:
     """Switch a provider on or off; switched off, its button and redirects are gone."""
     provider.active = active
@@ -334,6 +344,14 @@ def _create_person(
     )
 
 
+def _first_person_with(session: Session, addresses: list[str]) -> User | None:
+    for address in addresses:
+        user = people.user_by_email(session, address)
+        if user is not None:
+            return user
+    return None
+
+
 def person_for(
     session: Session,
     provider: IdentityProvider,
@@ -359,10 +377,7 @@ def person_for(
     if not addresses:
         raise NotSetUp("no verified address in the provider's domains")
     created = False
-    user = next(
-        (found for found in map(lambda a: people.user_by_email(session, a), addresses) if found),
-        None,
-    )
+    user = _first_person_with(session, addresses)
     if user is None:
         if not provider.create_people:
             raise NotSetUp("unknown")
