@@ -479,3 +479,53 @@ def test_my_data_shows_the_provider_account_and_erasure_forgets_it_and_the_id_to
     erase_person(session, person, now=clock.now(), actor_id=None, reason="retention")
     assert session.scalar(select(func.count()).where(SsoIdentity.user_id == person.id)) == 0
     assert session.scalar(select(func.count()).where(SsoLogin.user_id == person.id)) == 0
+
+
+def _as_issuer(session: Session, provider: IdentityProvider, issuer: str) -> None:
+    """The provider's discovery document names this issuer (its endpoints stay the test's)."""
+    session.add(provider)
+    provider.discovery = {**(provider.discovery or {}), "issuer": issuer}
+    session.commit()
+
+
+def test_an_entra_multi_tenant_token_signs_in_by_its_verified_sign_in_name(
+    client: FlaskClient,
+    session: Session,
+    employee: User,
+    contoso: IdentityProvider,
+    oidc_provider: TestProvider,  # noqa: F811
+) -> None:
+    tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+    _as_issuer(session, contoso, "https://login.microsoftonline.com/{tenantid}/v2.0")
+
+    def entra(claims: dict[str, Any]) -> dict[str, Any]:
+        # What Entra ID sends: no email_verified; the UPN as preferred_username.
+        kept = {k: v for k, v in claims.items() if k not in ("email", "email_verified")}
+        issuer = f"https://login.microsoftonline.com/{tenant}/v2.0"
+        return {**kept, "iss": issuer, "tid": tenant, "preferred_username": "Kari@example.test"}
+
+    oidc_provider.rewrite = entra
+    assert sign_in(client, oidc_provider).status_code == 302
+    assert signed_in(client)
+
+
+def test_a_google_token_without_the_workspace_domain_is_refused(
+    client: FlaskClient,
+    session: Session,
+    employee: User,
+    contoso: IdentityProvider,
+    oidc_provider: TestProvider,  # noqa: F811
+) -> None:
+    _as_issuer(session, contoso, "https://accounts.google.com")
+    # With one domain Vern asks Google to offer that Workspace's accounts only.
+    assert parse_qs(urlsplit(client.get("/sso/contoso/start").location).query)["hd"] == [
+        "example.test"
+    ]
+    google = {"iss": "https://accounts.google.com"}
+    oidc_provider.rewrite = lambda claims: {**claims, **google}
+    assert sign_in(client, oidc_provider).status_code == 400
+    assert refusals(session)[0]["error"] == "hosted domain outside the provider's domains"
+
+    oidc_provider.rewrite = lambda claims: {**claims, **google, "hd": "example.test"}
+    assert sign_in(client, oidc_provider).status_code == 302
+    assert signed_in(client)
