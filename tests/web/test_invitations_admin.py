@@ -197,3 +197,15 @@ def test_the_bulk_invitation_counts_and_invites_only_people_who_never_signed_in(
     (event,) = _events(session, "people.invite")
     assert event.detail == {"queued": 7}
     assert "7 invitations queued." in client.get("/admin/people/").get_data(as_text=True)
+
+
+def test_the_settings_page_says_when_new_people_are_invited(
+    company: Company, settings: Settings, database: Database
+) -> None:
+    for days, wanted in ((None, "as soon as they are in Vern"), (7, "7 days before their start")):
+        app = create_app(settings.with_overrides(invite_days_before_start=days), database=database)
+        client = app.test_client()
+        _as(client, company.admin)
+        page = client.get("/admin/settings").get_data(as_text=True)
+        invited = page.split("New people get their invitation</dt>")[1].split("</dd>")[0]
+        assert wanted in invited
