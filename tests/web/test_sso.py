@@ -160,6 +160,18 @@ def test_a_callback_with_another_state_signs_nobody_in(
     assert refusals(session)[0]["cause"] == "state"
 
 
+def test_a_sign_in_started_twice_in_one_browser_finishes_either(
+    client: FlaskClient,
+    employee: User,
+    contoso: IdentityProvider,
+    oidc_provider: TestProvider,  # noqa: F811
+) -> None:
+    first = client.get("/sso/contoso/start")
+    client.get("/sso/contoso/start")  # a second tab, or a double click
+    assert client.get(local(oidc_provider.authorize(first.location, KARI))).status_code == 302
+    assert signed_in(client)
+
+
 def test_a_callback_started_in_another_browser_signs_nobody_in(
     app: Flask,
     client: FlaskClient,

@@ -27,12 +27,14 @@ from lms.db import SQLITE_BEGIN
 from lms.extensions import database, db_session, local_path, settings, write_after_outcome
 from lms.people import service as people
 from lms.people.sso import crypto, oidc, service
+from lms.people.sso.models import IdentityProvider
 
 bp = Blueprint("sso", __name__, url_prefix="/sso")
 log = logging.getLogger(__name__)
 # The browser that started a sign-in carries the hash of its state in its (signed) cookie:
 # a callback URL someone else started (login CSRF) finds no match there.
 STATE_KEY = "sso_state"
+BROWSER_FLOWS = 3
 
 
 def _secret_key() -> str:
@@ -61,12 +63,16 @@ def start(name: str) -> ResponseReturnValue:
     service.begin_flow(
         db, provider, flow, next_path=local_path(request.args.get("next")), now=clock.now()
     )
-    session[STATE_KEY] = service.state_hash(flow.state)
+    # A few at once: a second tab or a double click must not void the first sign-in.
+    earlier = _started_states()[-(BROWSER_FLOWS - 1) :]
+    session[STATE_KEY] = [*earlier, service.state_hash(flow.state)]
     hint = (request.args.get("login_hint") or "").strip()[:254] or None
     return redirect(oidc.authorization_url(config, flow, _callback_url(), login_hint=hint))
 
 
-def _refused(cause: str, *, status: int = 400, not_set_up: bool = False, **detail: Any) -> Any:
+def _refused(
+    cause: str, *, status: int = 400, not_set_up: bool = False, **detail: Any
+) -> tuple[str, int]:
     """A page saying the sign-in did not happen, and an audit event saying why."""
     now = clock.now()
     ip = request.remote_addr
@@ -98,6 +104,44 @@ def _claims(
     return claims, id_token, refetched
 
 
+def _started_states() -> list[str]:
+    """The hashed states of the sign-ins this browser has under way."""
+    started = session.get(STATE_KEY)
+    if not isinstance(started, list):
+        return []
+    return [value for value in started if isinstance(value, str)]
+
+
+def _started_here(state: str) -> bool:
+    """Whether this browser started the sign-in with this state (and forget it: used once)."""
+    hashes = _started_states()
+    wanted = service.state_hash(state)
+    found = any(secrets.compare_digest(wanted, value) for value in hashes)
+    session[STATE_KEY] = [value for value in hashes if value != wanted]
+    return found
+
+
+def _claim(state: str) -> tuple[service.ClaimedFlow, oidc.ProviderConfig] | None:
+    """Take the flow and read its provider in a transaction of their own, committed before
+    the provider is asked anything; None if there is no such flow (any more)."""
+    with database().transaction() as claim:
+        try:
+            claimed = service.claim_flow(claim, state, clock.now())
+        except service.FlowInvalid:
+            return None
+        provider = claim.get(IdentityProvider, claimed.provider_id)
+        if provider is None or not provider.active:
+            return None
+        try:
+            config = service.config_for(
+                provider, _secret_key(), private_network=settings().sso_private_network_allowed
+            )
+        except crypto.SecretUnreadable:
+            log.error("client secret of %s unreadable: was the secret key changed?", provider.name)
+            return None
+    return claimed, config
+
+
 @bp.route("/callback")
 def callback() -> ResponseReturnValue:
     """The provider sends the browser back here with a code (or an error) and the state."""
@@ -105,28 +149,12 @@ def callback() -> ResponseReturnValue:
     # transactions begins, so none loses a write race half-way, after the flow was used up.
     SQLITE_BEGIN.set("IMMEDIATE")
     state = request.args.get("state") or ""
-    expected = session.pop(STATE_KEY, None)
-    if not state or not isinstance(expected, str):
+    if not state or not _started_here(state):
         return _refused("state")
-    if not secrets.compare_digest(service.state_hash(state), expected):
+    taken = _claim(state)
+    if taken is None:
         return _refused("state")
-    # Claim the flow and read the provider in a transaction of their own, committed before
-    # the provider is asked anything.
-    with database().transaction() as claim:
-        try:
-            claimed = service.claim_flow(claim, state, clock.now())
-        except service.FlowInvalid:
-            claimed = None
-        provider = claim.get(service.IdentityProvider, claimed.provider_id) if claimed else None
-        config = (
-            service.config_for(
-                provider, _secret_key(), private_network=settings().sso_private_network_allowed
-            )
-            if provider
-            else None
-        )
-    if claimed is None or config is None:
-        return _refused("state")
+    claimed, config = taken
     if request.args.get("error") or not request.args.get("code"):
         error = (request.args.get("error") or "no code")[:100]
         return _refused("provider error", provider_name=config.name, error=error)
@@ -150,7 +178,7 @@ def _sign_in(
     now = clock.now()
     if refetched is not None:
         service.store_key_set(db, config.id, refetched, now)
-    provider = db.get(service.IdentityProvider, config.id)
+    provider = db.get(IdentityProvider, config.id)
     if provider is None or not provider.active:
         return _refused("provider switched off", provider_name=config.name)
     addresses = oidc.email_candidates(config, claims)
