@@ -290,7 +290,7 @@ def invite(user_id: int) -> ResponseReturnValue:
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
     try:
-        invitations.send_invitation(
+        queued = invitations.send_invitation(
             db_session(),
             person,
             clock.now(),
@@ -303,7 +303,11 @@ def invite(user_id: int) -> ResponseReturnValue:
         )
         mark_rollback()
         return redirect(url_for("people_admin.person", user_id=person.id))
-    flash(_("Invitation to %(name)s queued.", name=person.full_name), "success")
+    if queued:
+        flash(_("Invitation to %(name)s queued.", name=person.full_name), "success")
+    else:  # someone else's click (or the sweep) took this number a moment ago
+        message = _("An invitation to %(name)s was queued a moment ago.", name=person.full_name)
+        flash(message, "info")
     return redirect(url_for("people_admin.person", user_id=person.id))
 
 

@@ -22,6 +22,7 @@ from lms.people.service import create_user, deactivate, start_login
 from lms.reminders import invitations
 from lms.reminders.jobs import sweep_in
 from lms.reminders.models import OutboxMessage, OutboxStatus
+from lms.reminders.outbox import enqueue
 from lms.training.cycles import assign_courses
 from tests import factories
 from tests.smtp import SmtpSink
@@ -270,3 +271,21 @@ def test_people_from_every_way_in_are_invited_and_the_demo_people_are_not(
         "entra.person@example.test",
     ]
     assert not any(m.envelope_to[0].endswith("demo.vern.example") for m in smtp.received)
+
+
+def test_two_resends_at_the_same_moment_queue_one_mail(session: Session, now: datetime) -> None:
+    admin = factories.user(session, now)
+    person = _newcomer(session, now)
+    # A row under the number this click is about to take (1 row so far: number 2), as if
+    # another click took it between this one's count and its insert.
+    enqueue(
+        session,
+        key=f"invitation:{person.id}:2",
+        kind=invitations.KIND,
+        payload={"to": [person.id]},
+        now=now,
+        domain="x.test",
+    )
+    queued = invitations.send_invitation(session, person, now, domain="x.test", actor_id=admin.id)
+    assert queued is False
+    assert [r.dedupe_key for r in _invitations(session)] == [f"invitation:{person.id}:2"]
