@@ -14,7 +14,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from lms import clock
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session, local_path, settings
+from lms.extensions import db_session, local_path, settings, write_after_outcome
 from lms.people import service, throttle
 from lms.people.forms import LoginForm, PreferencesForm
 from lms.people.sso import oidc as sso_oidc
@@ -111,6 +111,19 @@ def _decided_by_domain(
     if provider is not None and not form.password.data:
         return _to_provider(provider, email)
     if provider is not None and provider.passwords_off:
+        # Kept although the page rolls back: a refusal is audited.
+        ip, now, provider_name = _client_ip(), clock.now(), provider.name
+        write_after_outcome(
+            lambda later: record(
+                later,
+                action="login.refused",
+                now=now,
+                ip=ip,
+                cause="passwords off",
+                email=email,
+                provider_name=provider_name,
+            )
+        )
         form.password.errors.append(
             _(
                 "Passwords are switched off for this address: use “Sign in with %(provider)s”.",

@@ -427,6 +427,14 @@ def test_passwords_off_refuses_a_right_password_and_points_to_the_button(
     page = response.get_data(as_text=True)
     assert "Passwords are switched off for this address: use “Sign in with Contoso”." in page
     assert not signed_in(client)
+    session.expire_all()
+    refused = session.scalar(select(AuditEvent).where(AuditEvent.action == "login.refused"))
+    assert refused is not None
+    assert refused.detail == {
+        "cause": "passwords off",
+        "email": employee.email,
+        "provider_name": "contoso",
+    }
     # Another domain's people keep their passwords.
     session.add(colleague)
     colleague.email = "ola@elsewhere.test"
