@@ -300,9 +300,13 @@ def claim_flow(session: Session, state: str, now: datetime) -> ClaimedFlow:
         raise FlowInvalid
     claimed = ClaimedFlow(flow.provider_id, flow.nonce, flow.code_verifier, flow.next_path)
     expired = flow.expires_at <= now
-    session.delete(flow)
-    session.flush()
-    if expired:
+    # Two callbacks with one state at once (a replay race): only the one whose delete took
+    # the row goes on.
+    deleted = session.execute(
+        delete(SsoFlow).where(SsoFlow.id == flow.id).execution_options(synchronize_session=False)
+    )
+    session.expunge(flow)
+    if expired or getattr(deleted, "rowcount", 0) != 1:
         raise FlowInvalid
     return claimed
 
