@@ -153,6 +153,8 @@ def generate(
                 "active": True,
                 "digest_opt_in": False,
                 "created_at": now - timedelta(days=1000),
+                # In Vern for years: welcomed long ago, so the sweep owes nobody an invitation.
+                "invited_at": now - timedelta(days=1000),
             }
         )
     with database.transaction() as session:
