@@ -122,6 +122,7 @@ def test_an_admin_walks_the_admin_area_and_sends_a_test_mail(browser: Any, site:
     log_in(page, site, "ada@example.test")
     for path in (
         "/admin/people",
+        "/admin/people/new",
         "/admin/catalogue",
         "/admin/departments",
         "/admin/live-sessions/",
