@@ -15,6 +15,7 @@ from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Role
+from lms.reminders import invitations
 
 bp = Blueprint("people_import", __name__, url_prefix="/admin/people")
 IMPORTERS = (Role.HR, Role.ADMIN)
@@ -99,6 +100,13 @@ def apply() -> ResponseReturnValue:
         # Vern changed since the preview (someone took an email, say): show what is wrong now.
         mark_rollback()
         return _page(UploadForm(), importer.preview(session, plan, now), status=409)
+    # Whoever is due an invitation gets it now rather than at the next sweep.
+    invitations.invite_due(
+        session,
+        now,
+        days_before_start=settings().invite_days_before_start,
+        domain=settings().mail_domain,
+    )
     counts = result.counts
     flash(
         _(

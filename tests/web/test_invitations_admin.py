@@ -209,3 +209,16 @@ def test_the_settings_page_says_when_new_people_are_invited(
         page = client.get("/admin/settings").get_data(as_text=True)
         invited = page.split("New people get their invitation</dt>")[1].split("</dd>")[0]
         assert wanted in invited
+
+
+def test_people_imported_from_a_csv_file_are_invited_at_once(
+    client: FlaskClient, session: Session, company: Company
+) -> None:
+    auth = _as(client, company.hr)
+    text = "external_id,email,full_name\nW-9,ivar.import@example.test,Ivar Import\n"
+    page = client.get("/admin/people/import").get_data(as_text=True)
+    response = auth.post("/admin/people/import/apply", {"csv_text": text}, page=page)
+    assert response.status_code == 302
+    person = people.user_by_email(session, "ivar.import@example.test")
+    assert person is not None
+    assert _invitation_keys(session) == [f"invitation:{person.id}:1"]
