@@ -7,18 +7,25 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import flask
-import oidc_provider_mock
 import pytest
 import requests
+from authlib.deprecate import AuthlibDeprecationWarning
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import BaseWSGIServer, make_server
+
+# The provider still imports authlib.jose, whose deprecation Authlib always shows (it adds an
+# "always" filter of its own on import, ahead of pytest's); Vern itself uses joserfc.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", AuthlibDeprecationWarning)
+    import oidc_provider_mock
 
 Claims = dict[str, Any]
 # Shorter than Vern keeps a sign-in under way (10 minutes), so a test can let a token expire.
