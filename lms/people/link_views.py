@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from flask import (
@@ -22,12 +22,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
-    url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from sqlalchemy.orm import Session
 
 from lms import clock
@@ -37,6 +35,7 @@ from lms.extensions import db_session, local_path, settings, write_after_outcome
 from lms.people import service, sign_in_links, throttle
 from lms.people.link_forms import EmailLinkForm, NewPasswordForm, UseLinkForm
 from lms.people.models import LinkPurpose, SignInToken, User
+from lms.people.signing_in import landing, sign_in
 from lms.people.sso.service import password_refused_by
 
 bp = Blueprint("sign_in_links", __name__)
@@ -70,10 +69,6 @@ def _next() -> str | None:
     return local_path(request.args.get("next"))
 
 
-def _landing(next_path: str | None) -> str:
-    return local_path(next_path) or url_for("training.my_training")
-
-
 @bp.route("/login/link", methods=["GET", "POST"])
 def request_link() -> ResponseReturnValue:
     """Email me a sign-in link."""
@@ -88,7 +83,7 @@ def forgot_password() -> ResponseReturnValue:
 
 def _request(purpose: LinkPurpose) -> ResponseReturnValue:
     if current_user.is_authenticated and purpose is LinkPurpose.SIGN_IN:
-        return redirect(_landing(_next()))
+        return redirect(landing(_next()))
     form = EmailLinkForm()
     if not form.is_submitted() and request.args.get("email"):
         form.email.data = request.args["email"]  # from the sign-in page an invitation opened
@@ -151,27 +146,7 @@ def _refused(purpose: LinkPurpose, reason: str) -> ResponseReturnValue:
 def _sign_in(db: Session, user: User, now: datetime, method: str) -> None:
     """Open a login for `user` the way the password sign-in does (fresh cookie and all)."""
     throttle.forget_account(db, user.email)
-    service.start_login(
-        db,
-        user,
-        now=now,
-        lifetime=timedelta(hours=settings().session_hours),
-        ip=_client_ip(),
-        user_agent=request.user_agent.string,
-    )
-    record(
-        db,
-        action="login",
-        now=now,
-        actor_id=user.id,
-        subject_user_id=user.id,
-        ip=_client_ip(),
-        method=method,
-    )
-    # A fresh cookie at login: nothing from before the login (fixation) survives.
-    session.clear()
-    session.permanent = True
-    login_user(user, remember=False)
+    sign_in(db, user, now=now, method=method)
 
 
 @bp.route("/login/link/<token>", methods=["GET", "POST"])
@@ -192,7 +167,7 @@ def use_link(token: str) -> ResponseReturnValue:
     except sign_in_links.LinkNotValid as error:
         return _refused(purpose, str(error))
     _sign_in(db, db.get_one(User, link.user_id), now, "link")
-    return redirect(_landing(link.next_path))
+    return redirect(landing(link.next_path))
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -211,7 +186,7 @@ def reset_password(token: str) -> ResponseReturnValue:
     form = NewPasswordForm()
     if form.validate_on_submit() and _save_password(db, token, user, form, now):
         flash(_("Your new password is saved and you are signed in."), "success")
-        return redirect(_landing(link.next_path))
+        return redirect(landing(link.next_path))
     if form.is_submitted():
         mark_rollback()
     return render_template("people/password_reset.html", form=form, user=user)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import math
-from datetime import timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 
 from lms import clock
 from lms.audit.service import record
@@ -17,17 +16,13 @@ from lms.errors import mark_rollback
 from lms.extensions import db_session, local_path, settings, write_after_outcome
 from lms.people import service, throttle
 from lms.people.forms import LoginForm, PreferencesForm
+from lms.people.signing_in import sign_in_and_go
 from lms.people.sso import oidc as sso_oidc
 from lms.people.sso import service as sso
 from lms.people.sso.models import IdentityProvider
 
 bp = Blueprint("people", __name__)
 log = logging.getLogger(__name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths may be used as the after-login destination."""
-    return local_path(target) or url_for("training.my_training")
 
 
 def _client_ip() -> str | None:
@@ -75,22 +70,7 @@ def login() -> ResponseReturnValue:
             )
             return page, 200
         throttle.forget_account(db, email)
-        service.start_login(
-            db,
-            user,
-            now=now,
-            lifetime=timedelta(hours=settings().session_hours),
-            ip=_client_ip(),
-            user_agent=request.user_agent.string,
-        )
-        record(
-            db, action="login", now=now, actor_id=user.id, subject_user_id=user.id, ip=_client_ip()
-        )
-        # A fresh cookie at login: nothing from before the login (fixation) survives.
-        session.clear()
-        session.permanent = True
-        login_user(user, remember=False)
-        return redirect(_safe_next(request.args.get("next")))
+        return sign_in_and_go(db, user, now=now, next_path=request.args.get("next"))
     if form.is_submitted():
         mark_rollback()
         if not form.password.data and not sso.provider_for_email(

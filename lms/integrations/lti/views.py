@@ -7,7 +7,6 @@ launch is an error page for the person and a logged, audited cause for the admin
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,12 +18,11 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import current_user, login_user
+from flask_login import current_user
 from pylti1p3.contrib.flask import FlaskMessageLaunch, FlaskOIDCLogin, FlaskRequest
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import LtiException, OIDCException
@@ -40,7 +38,7 @@ from lms.integrations.lti.models import LtiPlatform
 from lms.integrations.lti.platforms import VernToolConf
 from lms.integrations.lti.storage import DatabaseLaunchStorage
 from lms.messages import N_
-from lms.people.service import start_login
+from lms.people.signing_in import sign_in
 
 log = logging.getLogger(__name__)
 bp = Blueprint("lti", __name__, url_prefix="/lti")
@@ -154,31 +152,17 @@ def launch() -> ResponseReturnValue:
 
 
 def _sign_in_for_launch(accepted: launches.AcceptedLaunch, platform: LtiPlatform) -> None:
-    db = db_session()
-    now = clock.now()
-    start_login(
-        db,
+    # The login reaches the launched course only; nothing from before the launch survives.
+    sign_in(
+        db_session(),
         accepted.user,
-        now=now,
-        lifetime=timedelta(hours=settings().session_hours),
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-        course_scope=accepted.course_key,
-    )
-    record(
-        db,
+        now=clock.now(),
         action="lti.launch",
-        now=now,
-        actor_id=accepted.user.id,
-        subject_user_id=accepted.user.id,
-        ip=request.remote_addr,
+        course_scope=accepted.course_key,
         platform=platform.name,
         course=accepted.course_key,
         launch_id=accepted.launch.id,
     )
-    session.clear()  # nothing from before the launch survives (fixation)
-    session.permanent = True
-    login_user(accepted.user, remember=False)
 
 
 def _course_picker(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -18,14 +17,13 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_login import login_user
 from sqlalchemy.orm import Session
 
 from lms import clock
 from lms.audit.service import record
 from lms.db import SQLITE_BEGIN
 from lms.extensions import database, db_session, local_path, settings, write_after_outcome
-from lms.people import service as people
+from lms.people.signing_in import landing, sign_in
 from lms.people.sso import crypto, oidc, service
 from lms.people.sso.models import IdentityProvider
 
@@ -201,14 +199,7 @@ def _sign_in(
             subject_user_id=user.id,
             provider_name=config.name,
         )
-    started = people.start_login(
-        db,
-        user,
-        now=now,
-        lifetime=timedelta(hours=settings().session_hours),
-        ip=request.remote_addr,
-        user_agent=request.user_agent.string,
-    )
+    started = sign_in(db, user, now=now, method="sso", provider_name=config.name)
     service.remember_login(
         db,
         started.token,
@@ -218,18 +209,4 @@ def _sign_in(
         now=now,
         expires_at=started.expires_at,
     )
-    record(
-        db,
-        action="login",
-        now=now,
-        actor_id=user.id,
-        subject_user_id=user.id,
-        ip=request.remote_addr,
-        method="sso",
-        provider_name=config.name,
-    )
-    # A fresh cookie at login: nothing from before the login (fixation) survives.
-    session.clear()
-    session.permanent = True
-    login_user(user, remember=False)
-    return redirect(local_path(next_path) or url_for("training.my_training"))
+    return redirect(landing(next_path))
