@@ -85,6 +85,29 @@ def _wait_until_serving(server: subprocess.Popen[bytes], url: str, log_path: Pat
     pytest.fail("gunicorn did not start serving within 30 s")
 
 
+def lms_command(
+    database_url: str,
+    instance: Path,
+    courses: Path,
+    *args: str,
+    extra_env: dict[str, str] | None = None,
+) -> str:
+    """Run `flask --app app lms ARGS` as an operator would; its output, or the test fails."""
+    instance.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "flask", "--app", "app", "lms", *args],
+        cwd=PROJECT_ROOT,
+        env=_environment(database_url, instance, courses, extra_env or {}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"lms {' '.join(args)} exited with {done.returncode}: {done.stderr[-2000:]}")
+    return done.stdout
+
+
 @contextmanager
 def scheduler(
     database_url: str, instance: Path, courses: Path, extra_env: dict[str, str]
