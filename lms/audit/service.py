@@ -1,14 +1,21 @@
-"""Writing audit events; callers pass who, what and about whom."""
+"""Writing audit events (callers pass who, what and about whom), and the latest of a kind."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.audit.models import AuditEvent
 from lms.db import HELD_BACK_AUDIT
+
+
+def recent_events(session: Session, action: str, limit: int) -> list[AuditEvent]:
+    """The latest `limit` events of one kind, newest first (an admin page's "lately" list)."""
+    query = select(AuditEvent).where(AuditEvent.action == action)
+    return list(session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)))
 
 
 def record(

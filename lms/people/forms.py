@@ -16,6 +16,11 @@ COMMON_TIMEZONES = sorted(
 )
 
 
+class CsrfOnlyForm(FlaskForm):
+    """A button that changes something (start a quiz, sign in from a link, switch a provider
+    off) still needs CSRF."""
+
+
 class LoginForm(FlaskForm):
     # No format check here: an unknown or malformed address gets the same answer as a wrong
     # password, so the form tells nobody which accounts exist.

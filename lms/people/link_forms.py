@@ -40,10 +40,6 @@ class EmailLinkForm(FlaskForm):
     )
 
 
-class UseLinkForm(FlaskForm):
-    """The Sign in button behind a link: a POST with only the CSRF token."""
-
-
 class NewPasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password"),

@@ -33,7 +33,8 @@ from lms.audit.service import record
 from lms.errors import mark_rollback
 from lms.extensions import db_session, local_path, settings, write_after_outcome
 from lms.people import service, sign_in_links, throttle
-from lms.people.link_forms import EmailLinkForm, NewPasswordForm, UseLinkForm
+from lms.people.forms import CsrfOnlyForm
+from lms.people.link_forms import EmailLinkForm, NewPasswordForm
 from lms.people.models import LinkPurpose, SignInToken, User
 from lms.people.signing_in import landing, sign_in
 from lms.people.sso.service import password_refused_by
@@ -154,7 +155,7 @@ def use_link(token: str) -> ResponseReturnValue:
     """The page a sign-in link opens; its Sign in button (POST) uses the link."""
     db, now = db_session(), clock.now()
     purpose = LinkPurpose.SIGN_IN
-    form = UseLinkForm()
+    form = CsrfOnlyForm()  # the Sign in button behind the link
     try:
         link = sign_in_links.find(db, token, purpose, now)
     except sign_in_links.LinkNotValid as error:

@@ -10,8 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from lms import clock
-from lms.audit.models import AuditEvent
-from lms.audit.service import record
+from lms.audit.service import recent_events, record
 from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.integrations.lti import keys, platforms
@@ -28,12 +27,7 @@ RECENT = 20
 
 def _page(form: PlatformForm) -> str:
     session = db_session()
-    refused = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == "lti.launch_refused")
-        .order_by(AuditEvent.id.desc())
-        .limit(RECENT)
-    )
+    refused = recent_events(session, "lti.launch_refused", RECENT)
     failed_scores = session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.kind == KIND, OutboxMessage.last_error.is_not(None))
@@ -45,7 +39,7 @@ def _page(form: PlatformForm) -> str:
         form=form,
         platforms=platforms.platforms(session),
         has_key=keys.current_key(session) is not None,
-        refused=list(refused),
+        refused=refused,
         failed_scores=list(failed_scores),
         action_form=CsrfOnlyForm(),
     )

@@ -7,17 +7,16 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 
 from lms import clock
-from lms.audit.models import AuditEvent
-from lms.audit.service import record
+from lms.audit.service import recent_events, record
 from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.people.access import role_required
+from lms.people.forms import CsrfOnlyForm
 from lms.people.models import Role
 from lms.people.sso import oidc, service
-from lms.people.sso.forms import ActionForm, ProviderForm
+from lms.people.sso.forms import ProviderForm
 from lms.people.sso.models import IdentityProvider
 
 bp = Blueprint("sso_admin", __name__, url_prefix="/admin/sign-in")
@@ -26,18 +25,13 @@ RECENT = 20
 
 def _page(form: ProviderForm) -> str:
     session = db_session()
-    refused = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == "sso.refused")
-        .order_by(AuditEvent.id.desc())
-        .limit(RECENT)
-    )
+    refused = recent_events(session, "sso.refused", RECENT)
     return render_template(
         "sso/admin.html",
         form=form,
         providers=service.providers(session),
-        refused=list(refused),
-        action_form=ActionForm(),
+        refused=refused,
+        action_form=CsrfOnlyForm(),
     )
 
 
@@ -80,12 +74,8 @@ def register() -> ResponseReturnValue:
     # Nothing written yet: end the transaction before asking the provider anything.
     db.commit()
     try:
-        private_network = settings().sso_private_network_allowed
-        discovery = oidc.fetch_discovery(details.discovery_url, private_network=private_network)
-        key_set = oidc.fetch_key_set(
-            oidc.ProviderConfig(
-                0, details.name, details.client_id, "", discovery, None, (), private_network
-            )
+        discovery, key_set = oidc.fetch_metadata(
+            details.discovery_url, private_network=settings().sso_private_network_allowed
         )
     except oidc.ProviderUnavailable as failure:
         current_app.logger.warning("discovery of %s failed: %s", details.name, failure.cause)
@@ -120,11 +110,7 @@ def _audit(action: str, provider: IdentityProvider) -> None:
         now=clock.now(),
         actor_id=current_user.id,
         ip=request.remote_addr,
-        provider_name=provider.name,
-        domains=provider.domains,
-        passwords_off=provider.passwords_off,
-        create_people=provider.create_people,
-        active=provider.active,
+        **service.audit_detail(provider),
     )
 
 
@@ -138,7 +124,7 @@ def _provider_or_back(provider_id: int) -> IdentityProvider | None:
 @bp.route("/providers/<int:provider_id>/active", methods=["POST"])
 @role_required(Role.ADMIN)
 def set_active(provider_id: int) -> ResponseReturnValue:
-    if not ActionForm().validate_on_submit():
+    if not CsrfOnlyForm().validate_on_submit():
         return _page(ProviderForm()), 400
     provider = _provider_or_back(provider_id)
     if provider is not None:
@@ -150,7 +136,7 @@ def set_active(provider_id: int) -> ResponseReturnValue:
 @bp.route("/providers/<int:provider_id>/passwords", methods=["POST"])
 @role_required(Role.ADMIN)
 def set_passwords(provider_id: int) -> ResponseReturnValue:
-    if not ActionForm().validate_on_submit():
+    if not CsrfOnlyForm().validate_on_submit():
         return _page(ProviderForm()), 400
     provider = _provider_or_back(provider_id)
     if provider is not None:
@@ -162,7 +148,7 @@ def set_passwords(provider_id: int) -> ResponseReturnValue:
 @bp.route("/providers/<int:provider_id>/remove", methods=["POST"])
 @role_required(Role.ADMIN)
 def remove(provider_id: int) -> ResponseReturnValue:
-    if not ActionForm().validate_on_submit():
+    if not CsrfOnlyForm().validate_on_submit():
         return _page(ProviderForm()), 400
     provider = _provider_or_back(provider_id)
     if provider is not None:

@@ -21,12 +21,9 @@ sso_group = AppGroup("sso", help="Single sign-on: the OpenID Connect providers p
 def _fetch(details: service.ProviderDetails) -> tuple[dict[str, object], dict[str, object]]:
     """The provider's discovery document and keys, asked with no transaction open."""
     try:
-        private_network = settings().sso_private_network_allowed
-        discovery = oidc.fetch_discovery(details.discovery_url, private_network=private_network)
-        config = oidc.ProviderConfig(
-            0, details.name, details.client_id, "", discovery, None, (), private_network
+        return oidc.fetch_metadata(
+            details.discovery_url, private_network=settings().sso_private_network_allowed
         )
-        return discovery, oidc.fetch_key_set(config)
     except oidc.ProviderUnavailable as failure:
         raise click.ClickException(f"discovery failed: {failure.cause}") from None
 
@@ -101,17 +98,7 @@ def _base() -> str:
 
 
 def _audit(session: Session, action: str, provider: IdentityProvider) -> None:
-    record(
-        session,
-        action=action,
-        now=clock.now(),
-        provider_name=provider.name,
-        domains=provider.domains,
-        active=provider.active,
-        passwords_off=provider.passwords_off,
-        create_people=provider.create_people,
-        via="cli",
-    )
+    record(session, action=action, now=clock.now(), via="cli", **service.audit_detail(provider))
 
 
 @sso_group.command("list")

@@ -46,7 +46,3 @@ class ProviderForm(FlaskForm):
         _l("Claim naming the department of a created person"),
         validators=[Optional(), Length(max=100)],
     )
-
-
-class ActionForm(FlaskForm):
-    """CSRF only: the switches and the remove button."""

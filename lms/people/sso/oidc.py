@@ -161,6 +161,16 @@ def fetch_key_set(config: ProviderConfig) -> dict[str, Any]:
     return key_set
 
 
+def fetch_metadata(
+    discovery_url: str, *, private_network: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A provider's discovery document and current keys, for registering it (the admin page
+    and `lms sso add` ask the same, with no transaction open)."""
+    discovery = fetch_discovery(discovery_url, private_network=private_network)
+    config = ProviderConfig(0, "", "", "", discovery, None, (), private_network)
+    return discovery, fetch_key_set(config)
+
+
 @dataclass(frozen=True)
 class FlowSecrets:
     """The three values a sign-in carries: state (CSRF), nonce (replay), PKCE verifier."""

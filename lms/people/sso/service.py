@@ -164,6 +164,17 @@ def register(
     return provider
 
 
+def audit_detail(provider: IdentityProvider) -> dict[str, Any]:
+    """What an audit event about a change to `provider` says of it (admin page and CLI)."""
+    return {
+        "provider_name": provider.name,
+        "domains": provider.domains,
+        "passwords_off": provider.passwords_off,
+        "create_people": provider.create_people,
+        "active": provider.active,
+    }
+
+
 def providers(session: Session) -> list[IdentityProvider]:
     """Every registered provider, by name."""
     return list(session.scalars(select(IdentityProvider).order_by(IdentityProvider.name)))
