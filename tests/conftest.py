@@ -168,6 +168,24 @@ def smtp() -> Iterator[SmtpSink]:
         sink.stop()
 
 
+# Where the links in the mails of `mail_app` lead.
+MAIL_BASE = "https://vern.example"
+
+
+@pytest.fixture
+def mail_app(settings: Settings, database: Database, smtp: SmtpSink) -> Flask:
+    """The app sending its mail to the `smtp` sink, with links under MAIL_BASE."""
+    return create_app(
+        settings.with_overrides(
+            smtp_host="127.0.0.1",
+            smtp_port=smtp.port,
+            mail_from="vern@example.test",
+            base_url=MAIL_BASE,
+        ),
+        database=database,
+    )
+
+
 @pytest.fixture
 def fresh_database_url(database_url: str, tmp_path: Path) -> Iterator[str]:
     """A separate, migrated, really-committing database for tests of concurrent processes."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from html import escape
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -37,6 +39,15 @@ class Received:
 
     def html(self) -> str:
         return self._part("html")
+
+    def link(self, pattern: str) -> str:
+        """The URL the plain-text part gives where `pattern` matches (its first group, else
+        the whole match); the HTML part must link to the very same URL."""
+        match = re.search(pattern, self.text())
+        assert match, self.text()
+        url = match.group(1) if match.re.groups else match.group(0)
+        assert f'href="{escape(url)}"' in self.html(), self.html()
+        return url
 
 
 @dataclass

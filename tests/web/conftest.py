@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
+from lms import clock
 from lms.catalog.definition import CourseDefinition
 from lms.people.models import Role, User
 from lms.training.cycles import assign_courses
 from tests import factories
+
+
+@pytest.fixture
+def at(now: datetime) -> Iterator[list[datetime]]:
+    """The clock the app sees; move it with at[0] = ..."""
+    moment = [now]
+    clock.set_source(lambda: moment[0])
+    yield moment
+    clock.set_source(None)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ database so every worker counts the same, and silent about whether an account ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,22 +10,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from lms import clock, create_app
+from lms import create_app
 from lms.config import Settings
 from lms.db import Database
 from lms.people.models import LoginFailure, User
 from lms.reminders.jobs import sweep_in
 from tests.conftest import csrf_token
 from tests.factories import PASSWORD
-
-
-@pytest.fixture
-def at(now: datetime) -> Iterator[list[datetime]]:
-    """The clock the app sees; move it with at[0] = ..."""
-    moment = [now]
-    clock.set_source(lambda: moment[0])
-    yield moment
-    clock.set_source(None)
 
 
 def _attempt(client: FlaskClient, email: str, password: str, ip: str = "198.51.100.7"):  # noqa: ANN202

@@ -5,40 +5,24 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from html import escape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from lms import clock, create_app
+from lms import clock
 from lms.catalog.definition import CourseDefinition
 from lms.config import Settings
-from lms.db import Database
 from lms.people.models import Role, User
 from lms.people.service import create_user
 from lms.people.sso import service as sso
 from lms.reminders.jobs import run_job
 from lms.training.cycles import assign_courses
 from tests import factories
+from tests.conftest import MAIL_BASE as BASE
 from tests.conftest import csrf_token
 from tests.smtp import Received, SmtpSink
-
-BASE = "https://vern.example"
-
-
-@pytest.fixture
-def mail_app(settings: Settings, database: Database, smtp: SmtpSink) -> Flask:
-    return create_app(
-        settings.with_overrides(
-            smtp_host="127.0.0.1",
-            smtp_port=smtp.port,
-            mail_from="vern@example.test",
-            base_url=BASE,
-        ),
-        database=database,
-    )
 
 
 @pytest.fixture
@@ -69,10 +53,7 @@ def _mail_to(app: Flask, smtp: SmtpSink, when: datetime, address: str) -> Receiv
 
 def _link(mail: Received, label: str) -> str:
     """The URL the plain-text part gives after `label`; the HTML button must agree."""
-    match = re.search(re.escape(label) + r" (\S+)", mail.text())
-    assert match, mail.text()
-    url = match.group(1)
-    assert f'href="{escape(url)}"' in mail.html()
+    url = mail.link(re.escape(label) + r" (\S+)")
     assert url.startswith(BASE + "/")
     return url
 

@@ -11,14 +11,11 @@ import pytest
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from lms import clock, create_app
+from lms import clock
 from lms.catalog.definition import CourseDefinition
-from lms.config import Settings
-from lms.db import Database
 from lms.people.models import Role, User
 from lms.reminders.jobs import run_job
 from tests import factories
-from tests.smtp import SmtpSink
 
 
 @dataclass
@@ -74,19 +71,6 @@ def org(session: Session, courses_root: Path, now: datetime) -> Org:
     }
     session.commit()
     return Org(hr, boss, manager, people["en"], people["nb"], people["done"], course)
-
-
-@pytest.fixture
-def mail_app(settings: Settings, database: Database, smtp: SmtpSink) -> Flask:
-    return create_app(
-        settings.with_overrides(
-            smtp_host="127.0.0.1",
-            smtp_port=smtp.port,
-            mail_from="vern@example.test",
-            base_url="https://vern.example",
-        ),
-        database=database,
-    )
 
 
 @pytest.fixture
