@@ -160,14 +160,17 @@ def use_link(token: str) -> ResponseReturnValue:
         link = sign_in_links.find(db, token, purpose, now)
     except sign_in_links.LinkNotValid as error:
         return _refused(purpose, str(error))
+    user = db.get_one(User, link.user_id)
+    provider = password_refused_by(db, user.email)
+    if provider is not None:  # links were switched off (with passwords) after it was sent
+        return render_template("people/use_provider.html", provider=provider, next=link.next_path)
     if not form.validate_on_submit():
-        user = db.get_one(User, link.user_id)
         return render_template("people/link_open.html", form=form, user=user)
     try:
         link = sign_in_links.consume(db, token, purpose, now)
     except sign_in_links.LinkNotValid as error:
         return _refused(purpose, str(error))
-    _sign_in(db, db.get_one(User, link.user_id), now, "link")
+    _sign_in(db, user, now, "link")
     return redirect(landing(link.next_path))
 
 

@@ -394,3 +394,20 @@ def test_a_reset_link_sent_before_passwords_were_switched_off_sets_no_password(
     page = client.get(url).get_data(as_text=True)
     assert "Vern sends no links or passwords for this address" in page
     assert 'name="password"' not in page
+
+
+def test_a_sign_in_link_sent_before_passwords_were_switched_off_signs_nobody_in(
+    client: FlaskClient, session: Session, settings: Settings, employee: User, at
+) -> None:  # noqa: ANN001
+    _ask(client, f"/login/link?next={COURSE_PAGE}", employee.email)
+    (link,) = _links(session, employee)
+    url = f"/login/link/{_token(settings, link)}"
+    page = client.get(url).get_data(as_text=True)
+    _contoso(session, at[0], passwords_off=True)
+
+    shown = client.get(url).get_data(as_text=True)
+    assert "Vern sends no links or passwords for this address" in shown
+    assert 'href="/sso/contoso/start?next=/training/basics"' in shown
+    client.post(url, data={"csrf_token": csrf_token(page)})
+    assert not _signed_in(client)
+    assert _links(session, employee)[0].used_at is None
