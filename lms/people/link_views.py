@@ -150,6 +150,30 @@ def _sign_in(db: Session, user: User, now: datetime, method: str) -> None:
     sign_in(db, user, now=now, method=method)
 
 
+class _ShowInstead(Exception):
+    """A link's page cannot be shown; `page` is the answer instead."""
+
+    def __init__(self, page: ResponseReturnValue) -> None:
+        super().__init__("the link cannot be used here")
+        self.page = page
+
+
+def _open(db: Session, token: str, purpose: LinkPurpose, now: datetime) -> tuple[SignInToken, User]:
+    """The usable link behind `token` and its person, or _ShowInstead with the refusal page,
+    or the provider's page where passwords (and with them links) were switched off after the
+    link was sent."""
+    try:
+        link = sign_in_links.find(db, token, purpose, now)
+    except sign_in_links.LinkNotValid as error:
+        raise _ShowInstead(_refused(purpose, str(error))) from None
+    user = db.get_one(User, link.user_id)
+    provider = password_refused_by(db, user.email)
+    if provider is not None:
+        page = render_template("people/use_provider.html", provider=provider, next=link.next_path)
+        raise _ShowInstead(page)
+    return link, user
+
+
 @bp.route("/login/link/<token>", methods=["GET", "POST"])
 def use_link(token: str) -> ResponseReturnValue:
     """The page a sign-in link opens; its Sign in button (POST) uses the link."""
@@ -157,13 +181,9 @@ def use_link(token: str) -> ResponseReturnValue:
     purpose = LinkPurpose.SIGN_IN
     form = CsrfOnlyForm()  # the Sign in button behind the link
     try:
-        link = sign_in_links.find(db, token, purpose, now)
-    except sign_in_links.LinkNotValid as error:
-        return _refused(purpose, str(error))
-    user = db.get_one(User, link.user_id)
-    provider = password_refused_by(db, user.email)
-    if provider is not None:  # links were switched off (with passwords) after it was sent
-        return render_template("people/use_provider.html", provider=provider, next=link.next_path)
+        link, user = _open(db, token, purpose, now)
+    except _ShowInstead as instead:
+        return instead.page
     if not form.validate_on_submit():
         return render_template("people/link_open.html", form=form, user=user)
     try:
@@ -180,13 +200,9 @@ def reset_password(token: str) -> ResponseReturnValue:
     db, now = db_session(), clock.now()
     purpose = LinkPurpose.PASSWORD_RESET
     try:
-        link = sign_in_links.find(db, token, purpose, now)
-    except sign_in_links.LinkNotValid as error:
-        return _refused(purpose, str(error))
-    user = db.get_one(User, link.user_id)
-    provider = password_refused_by(db, user.email)
-    if provider is not None:  # passwords were switched off after the link was sent
-        return render_template("people/use_provider.html", provider=provider, next=None)
+        link, user = _open(db, token, purpose, now)
+    except _ShowInstead as instead:
+        return instead.page
     form = NewPasswordForm()
     if form.validate_on_submit() and _save_password(db, token, user, form, now):
         flash(_("Your new password is saved and you are signed in."), "success")
