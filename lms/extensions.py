@@ -54,6 +54,16 @@ def db_session() -> Session:
     return session
 
 
+def end_transaction() -> None:
+    """Commit what the request has done so far and leave no transaction of its own open:
+    for a view about to talk to the network (claim, commit, talk, settle). A login check that
+    ran before the view (Flask-Login's user loader) may have opened one without the view
+    knowing."""
+    session = g.get("db_session")
+    if session is not None and session.in_transaction():
+        session.commit()
+
+
 def write_after_outcome(write: Callable[[Session], object]) -> None:
     """Have `write` run in the request's session after its commit or rollback, and commit it:
     for records that must stay even when the request's own work is undone (a refused launch's

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from joserfc.jwk import RSAKey
 from sqlalchemy import func, select
@@ -548,4 +548,32 @@ def test_a_google_token_without_the_workspace_domain_is_refused(
 
     oidc_provider.rewrite = lambda claims: {**claims, **google, "hd": "example.test"}
     assert sign_in(client, oidc_provider).status_code == 302
+    assert signed_in(client)
+
+
+def test_no_transaction_is_open_while_vern_asks_the_provider_for_a_browser_whose_login_ended(
+    client: FlaskClient,
+    session: Session,
+    employee: User,
+    contoso: IdentityProvider,
+    oidc_provider: TestProvider,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert sign_in(client, oidc_provider).status_code == 302
+    # Her logins end elsewhere (a password change, say): this browser still carries its old
+    # one, which every request looks up in the database before the view runs.
+    people.end_all_logins(session, session.get_one(User, employee.id), clock.now())
+    session.commit()
+    assert not signed_in(client)
+    open_while_asking: list[bool] = []
+    exchange = oidc.exchange_code
+
+    def watched(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        request_session = g.get("db_session")
+        open_while_asking.append(request_session is not None and request_session.in_transaction())
+        return exchange(*args, **kwargs)
+
+    monkeypatch.setattr(oidc, "exchange_code", watched)
+    assert sign_in(client, oidc_provider).status_code == 302
+    assert open_while_asking == [False]
     assert signed_in(client)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from lms import clock
 from lms.audit.service import recent_events, record
 from lms.errors import mark_rollback
-from lms.extensions import db_session, settings
+from lms.extensions import db_session, end_transaction, settings
 from lms.people.access import role_required
 from lms.people.forms import CsrfOnlyForm
 from lms.people.models import Role
@@ -72,7 +72,7 @@ def register() -> ResponseReturnValue:
         mark_rollback()
         return _page(form), 400
     # Nothing written yet: end the transaction before asking the provider anything.
-    db.commit()
+    end_transaction()
     try:
         discovery, key_set = oidc.fetch_metadata(
             details.discovery_url, private_network=settings().sso_private_network_allowed

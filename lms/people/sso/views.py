@@ -22,7 +22,14 @@ from sqlalchemy.orm import Session
 from lms import clock
 from lms.audit.service import record
 from lms.db import SQLITE_BEGIN
-from lms.extensions import database, db_session, local_path, settings, write_after_outcome
+from lms.extensions import (
+    database,
+    db_session,
+    end_transaction,
+    local_path,
+    settings,
+    write_after_outcome,
+)
 from lms.people.signing_in import landing, sign_in
 from lms.people.sso import crypto, oidc, service
 from lms.people.sso.models import IdentityProvider
@@ -146,6 +153,9 @@ def callback() -> ResponseReturnValue:
     # This GET writes (the flow, the login): on SQLite take the write lock when each of its
     # transactions begins, so none loses a write race half-way, after the flow was used up.
     SQLITE_BEGIN.set("IMMEDIATE")
+    # The browser's earlier login, if it carries one, was looked up before this view: that
+    # read must not stay open across the claim and the provider's answer.
+    end_transaction()
     state = request.args.get("state") or ""
     if not state or not _started_here(state):
         return _refused("state")
