@@ -58,6 +58,8 @@ def serve(app: str, url: str, workdir: Path) -> Iterator[str]:
         **os.environ,
         "LMS_ENV": "production",
         "LMS_SECRET_KEY": "bench-" + "k" * 40,
+        # The bench talks plain HTTP to 127.0.0.1: production cookies would never come back.
+        "LMS_INSECURE_COOKIES": "1",
         "LMS_DATABASE_URL": url,
         "LMS_INSTANCE_PATH": str(workdir),
         "VERN_BIND": f"127.0.0.1:{port}",

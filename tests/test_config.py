@@ -36,6 +36,18 @@ def test_values_are_read_from_the_environment() -> None:
     assert settings.default_locale == "nb"
 
 
+def test_production_cookies_are_secure_unless_a_plain_http_rig_opts_out() -> None:
+    production = {"LMS_ENV": "production", "LMS_SECRET_KEY": "s" * 48}
+    assert Settings.from_env(production).secure_cookies
+    assert Settings.from_env({**production, "LMS_SECURE_COOKIES": "0"}).secure_cookies
+    assert not Settings.from_env({**production, "LMS_INSECURE_COOKIES": "1"}).secure_cookies
+
+
+def test_an_unused_login_ends_after_30_minutes_by_default() -> None:
+    assert Settings.from_env({}).session_idle_minutes == 30
+    assert Settings().session_idle_minutes == 30
+
+
 def test_settings_are_frozen() -> None:
     settings = Settings.from_env({})
     with pytest.raises(AttributeError):

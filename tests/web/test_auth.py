@@ -176,15 +176,15 @@ def _signed_in(client: FlaskClient) -> bool:
 
 
 def test_a_login_unused_for_the_idle_timeout_ends(client: FlaskClient, employee: User) -> None:
-    """ASVS 3.3.2: an hour without a request (the default) and the login is over."""
+    """ASVS 3.3.2 (level 2): 30 minutes without a request (the default) and the login is over."""
     from lms import clock
 
     start = clock.now()
     try:
         Auth(client).login(employee.email, PASSWORD)
-        clock.set_source(lambda: start + timedelta(minutes=59))
+        clock.set_source(lambda: start + timedelta(minutes=29))
         assert _signed_in(client)
-        clock.set_source(lambda: start + timedelta(minutes=59 + 61))
+        clock.set_source(lambda: start + timedelta(minutes=29 + 31))
         assert not _signed_in(client)
     finally:
         clock.set_source(None)
@@ -193,15 +193,15 @@ def test_a_login_unused_for_the_idle_timeout_ends(client: FlaskClient, employee:
 def test_activity_keeps_a_login_until_its_absolute_lifetime(
     client: FlaskClient, employee: User
 ) -> None:
-    """ASVS 3.3.1/3.3.2: requests every 40 minutes keep it alive, but not past 12 hours."""
+    """ASVS 3.3.1/3.3.2: requests every 25 minutes keep it alive, but not past 12 hours."""
     from lms import clock
 
     start = clock.now()
     try:
         Auth(client).login(employee.email, PASSWORD)
-        for step in range(1, 18):  # 11 h 20 min of steady use
-            clock.set_source(lambda step=step: start + timedelta(minutes=40 * step))
-            assert _signed_in(client), f"ended after {40 * step} minutes"
+        for step in range(1, 29):  # 11 h 40 min of steady use
+            clock.set_source(lambda step=step: start + timedelta(minutes=25 * step))
+            assert _signed_in(client), f"ended after {25 * step} minutes"
         clock.set_source(lambda: start + timedelta(hours=12, minutes=1))
         assert not _signed_in(client)
     finally:
