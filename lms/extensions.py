@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
@@ -69,3 +69,26 @@ def write_after_outcome(write: Callable[[Session], object]) -> None:
     for records that must stay even when the request's own work is undone (a refused launch's
     cause, say)."""
     g.setdefault("writes_after_outcome", []).append(write)
+
+
+def streamed(produce: Callable[[Session], Iterable[str]]) -> Iterator[str]:
+    """A response body made by `produce` in a session of its own, closed when the body ends
+    or the client goes away: the request's session is closed before the body is sent, and a
+    transaction left open (on SQLite, the write lock) would stop every other writer."""
+    owner = database()  # now, while the view's app context is there
+
+    def body() -> Iterator[str]:
+        session = owner.new_session()
+        try:
+            # Begun here, and for reading: an export must not queue for SQLite's write lock
+            # nor hold it while the client downloads.
+            token = SQLITE_BEGIN.set("DEFERRED")
+            try:
+                session.connection()
+            finally:
+                SQLITE_BEGIN.reset(token)
+            yield from produce(session)
+        finally:
+            session.close()
+
+    return body()

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from flask import Blueprint, Response, render_template, request, stream_with_context
+from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -13,7 +11,7 @@ from lms import clock
 from lms.admin import audit_queries as queries
 from lms.admin.audit_forms import AuditFilterForm
 from lms.audit.service import record
-from lms.extensions import db_session
+from lms.extensions import db_session, streamed
 from lms.people.access import role_required
 from lms.people.models import Role
 
@@ -63,22 +61,17 @@ def export() -> ResponseReturnValue:
         return Response(
             _("Invalid filter: %(errors)s", errors=errors) + "\n", status=400, mimetype="text/plain"
         )
-    session = db_session()
     # Reading the trail of everyone is itself an access worth recording.
     record(
-        session,
+        db_session(),
         action="export.audit_csv",
         now=clock.now(),
         actor_id=current_user.id,
         ip=request.remote_addr,
     )
-    session.commit()
-
-    def generate() -> Iterator[str]:
-        yield from queries.export_csv(session, _filters(form))
-
+    filters = _filters(form)
     return Response(
-        stream_with_context(generate()),
+        streamed(lambda session: queries.export_csv(session, filters)),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=audit.csv"},
     )

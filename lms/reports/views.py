@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -23,7 +22,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    stream_with_context,
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
@@ -37,7 +35,7 @@ from lms.audit.service import record as audit
 from lms.catalog.service import current_courses
 from lms.clock import iso_utc
 from lms.evidence import keys
-from lms.extensions import db_session, settings
+from lms.extensions import db_session, settings, streamed
 from lms.i18n import day_formatter
 from lms.people.access import role_required
 from lms.people.models import Role, User
@@ -351,12 +349,8 @@ def completions_export() -> ResponseReturnValue:
     end = form.end.data or clock.now().date()
     start = form.start.data or end - timedelta(days=365)
     _audit("export.completions_csv", start=start.isoformat(), end=end.isoformat())
-
-    def generate() -> Iterator[str]:
-        yield from queries.completions_csv(db_session(), start, end)
-
     return Response(
-        stream_with_context(generate()),
+        streamed(lambda session: queries.completions_csv(session, start, end)),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=completions-{start}-{end}.csv"},
     )
