@@ -17,6 +17,7 @@ from lms.db import iso_utc_text
 from lms.evidence import ledger
 from lms.evidence.models import LedgerEntry
 from lms.people.models import Department, User
+from lms.reports import spreadsheet
 from lms.reports.access import in_scope, person_in_scope
 from lms.reports.models import TallySnapshot
 from lms.training.exemptions import exempt_at, exempt_now
@@ -645,43 +646,12 @@ COMPLETIONS_HEADER = [
     "ledger_seq",
     "ledger_hash",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@")  # a spreadsheet would run such a cell as a formula
-
-
-def csv_safe(value: object) -> object:
-    """Text that a spreadsheet would take for a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _csv_text(column: Any) -> ColumnElement[str]:
-    """A text column as one quoted CSV cell, built by the database (same rule as csv_safe)."""
-    value = func.coalesce(column, "", type_=String)
-    guarded = case(
-        (func.substr(value, 1, 1).in_(FORMULA_STARTS), literal("'", String) + value),
-        else_=value,
-    )
-    return literal('"', String) + func.replace(guarded, '"', '""', type_=String) + '"'
-
-
-def _csv_plain(column: Any) -> ColumnElement[str]:
-    """A cell that cannot hold a comma, quote or formula start (validated keys, hex digests,
-    numbers): written as it is, which saves the database work on every row."""
-    return func.coalesce(cast(column, String), "", type_=String)
-
-
-def _csv_line(*cells: ColumnElement[str]) -> ColumnElement[str]:
-    line = cells[0]
-    for cell in cells[1:]:
-        line = line + "," + cell
-    return line
 
 
 def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
     """Every attestation signed in [start, end], as CSV text, a chunk at a time: rows are
     streamed from the database in record order, never loaded all at once."""
-    yield ",".join(COMPLETIONS_HEADER) + "\r\n"
+    yield spreadsheet.line(COMPLETIONS_HEADER)
     in_range = and_(
         Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
         Attestation.signed_at <= end_of_day(end),
@@ -695,20 +665,20 @@ def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
         return
     # One table (people as they were at signing) and each CSV line built by the database:
     # Python only joins lines, which keeps a whole-organisation export to seconds.
-    line = _csv_line(
-        _csv_text(Attestation.person_email),
-        _csv_text(Attestation.person_name),
-        _csv_text(Attestation.department),
-        _csv_plain(Attestation.course_key),
-        _csv_plain(Attestation.cycle),
-        _csv_plain(Attestation.version_sha256),
-        _csv_plain(Attestation.score_percent),
-        _csv_plain(Attestation.language),
-        _csv_plain(Attestation.statement_sha256),
-        _csv_text(Attestation.typed_name),
-        iso_utc_text(Attestation.signed_at),
-        _csv_plain(LedgerEntry.seq),
-        _csv_plain(LedgerEntry.hash),
+    line = spreadsheet.sql_line(
+        spreadsheet.sql_text(Attestation.person_email),
+        spreadsheet.sql_text(Attestation.person_name),
+        spreadsheet.sql_text(Attestation.department),
+        spreadsheet.sql_plain(Attestation.course_key),
+        spreadsheet.sql_plain(Attestation.cycle),
+        spreadsheet.sql_plain(Attestation.version_sha256),
+        spreadsheet.sql_plain(Attestation.score_percent),
+        spreadsheet.sql_plain(Attestation.language),
+        spreadsheet.sql_plain(Attestation.statement_sha256),
+        spreadsheet.sql_text(Attestation.typed_name),
+        spreadsheet.sql_plain(iso_utc_text(Attestation.signed_at)),
+        spreadsheet.sql_plain(LedgerEntry.seq),
+        spreadsheet.sql_plain(LedgerEntry.hash),
     )
     # The signature's ledger entry, for an auditor to find in the chain (none for records
     # older than the ledger that were never entered into it).

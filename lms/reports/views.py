@@ -5,9 +5,7 @@ queries (reports.access), so another team's ids find nothing and answer 404."""
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import logging
 import tempfile
@@ -39,11 +37,11 @@ from lms.extensions import db_session, settings, streamed
 from lms.i18n import day_formatter
 from lms.people.access import role_required
 from lms.people.models import Role, User
-from lms.reports import queries
+from lms.reports import queries, spreadsheet
 from lms.reports.access import is_manager
 from lms.reports.evidence import completions_pack, evidence_json, evidence_pdf, person_pack
 from lms.reports.forms import AsOfForm, OnboardingForm, RangeForm, TeamFilterForm
-from lms.reports.queries import Filters, Line, Status, csv_safe
+from lms.reports.queries import Filters, Line, Status
 from lms.training.forms import CsrfOnlyForm
 
 bp = Blueprint("reports", __name__)
@@ -151,37 +149,36 @@ def team_export() -> ResponseReturnValue:
         return _bad_export(_("Invalid filter: %(errors)s", errors=_errors_of(form)))
     view = queries.team_view(db_session(), _viewer(), clock.now().date(), filters)
     _audit("export.team_csv", people=len(view.rows))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            "name",
-            "email",
-            "department",
-            "direct_report",
-            "course",
-            "status",
-            "due_on",
-            "completed_at_utc",
-        ]
-    )
+    header = [
+        "name",
+        "email",
+        "department",
+        "direct_report",
+        "course",
+        "status",
+        "due_on",
+        "completed_at_utc",
+    ]
+    lines = [spreadsheet.line(header)]
     for row in view.rows:
         for key in sorted(row.cells):
             cell = row.cells[key]
-            writer.writerow(
-                [
-                    csv_safe(row.name),
-                    csv_safe(row.email),
-                    csv_safe(row.department),
-                    "yes" if row.direct else "no",
-                    key,
-                    str(cell.status),
-                    cell.due_on.isoformat(),
-                    iso_utc(cell.completed_at) if cell.completed_at else "",
-                ]
+            lines.append(
+                spreadsheet.line(
+                    [
+                        row.name,
+                        row.email,
+                        row.department,
+                        "yes" if row.direct else "no",
+                        key,
+                        str(cell.status),
+                        cell.due_on.isoformat(),
+                        iso_utc(cell.completed_at) if cell.completed_at else "",
+                    ]
+                )
             )
     return Response(
-        buffer.getvalue(),
+        "".join(lines),
         mimetype="text/csv",
         headers={"Content-Disposition": "attachment; filename=team-training.csv"},
     )

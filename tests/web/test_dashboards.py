@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -18,6 +20,7 @@ from tests import factories
 from tests.company import Company
 from tests.conftest import Auth
 from tests.factories import PASSWORD
+from tests.unit.reports.test_spreadsheet import assert_every_field_quoted
 
 pytestmark = pytest.mark.usefixtures("now")
 
@@ -130,10 +133,24 @@ def test_team_csv_is_exactly_what_the_filters_show(
     response = client.get("/team/export.csv?line=direct&course=basics")
     assert response.status_code == 200
     lines = response.get_data(as_text=True).strip().splitlines()
-    assert lines[0].startswith("name,email,department")
+    assert lines[0].startswith('"name","email","department"')
     assert len(lines) == 2
-    assert lines[1].startswith("Ada One,ada.one@example.test,Sales,yes,basics,complete")
+    assert lines[1].startswith('"Ada One","ada.one@example.test","Sales","yes","basics","complete"')
     assert ("export.team_csv", None) in _audit_actions(session, company.lead_a)
+
+
+def test_team_csv_quotes_every_field_and_neutralises_formulas(
+    client: FlaskClient, session: Session, company: Company
+) -> None:
+    """A `;` in a name must not split cells in a Norwegian Excel, nor a later cell run."""
+    company.a1.full_name = "Ada; =1+1"
+    company.a1.department.name = "-2+3"
+    session.flush()
+    _as(client, company.lead_a)
+    text = client.get("/team/export.csv?line=direct&course=basics").get_data(as_text=True)
+    assert_every_field_quoted(text)
+    ada = next(csv.reader(io.StringIO(text.split("\r\n")[1])))
+    assert ada[:3] == ["Ada; =1+1", "ada.one@example.test", "'-2+3"]
 
 
 @pytest.mark.parametrize("query", ["status=sideways", "course=nope", "line=diagonal"])
@@ -220,6 +237,7 @@ def test_admins_page_through_and_export_the_audit_trail(
         as_text=True
     )
     assert "view.person_record" in csv_text
+    assert_every_field_quoted(csv_text)
     assert admin_client.get("/admin/audit?start=2026-03-01&end=2026-01-01").status_code == 400
     assert ("export.audit_csv", None) in _audit_actions(session, company.admin)
 

@@ -13,6 +13,7 @@ from lms.reports import queries
 from lms.reports.queries import Filters, Line, Status
 from lms.training.models import Assignment
 from tests.company import Company, complete
+from tests.unit.reports.test_spreadsheet import assert_every_field_quoted
 
 
 def _names(view: queries.TeamView) -> list[str]:
@@ -183,7 +184,7 @@ def test_completions_csv_streams_attestations_in_the_range(
     chunks = list(queries.completions_csv(session, company.start.date(), now.date()))
     text = "".join(chunks)
     lines = text.strip().splitlines()
-    assert lines[0].startswith("email,name,department,course")
+    assert lines[0].startswith('"email","name","department","course"')
     assert len(lines) == 3  # a1 and b1 signed basics
     assert "ada.one@example.test" in text
     signed = (company.start + timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -278,6 +279,26 @@ def test_exports_neutralise_cells_a_spreadsheet_would_run_as_formulas(
     evil = next(r for r in rows if r[0] == company.a2.email)
     assert evil[1] == "'" + company.a2.full_name
     assert evil[9] == "'" + company.a2.full_name
-    assert queries.csv_safe("@SUM(1)") == "'@SUM(1)"
-    assert queries.csv_safe("Kari") == "Kari"
-    assert queries.csv_safe(5) == 5
+    assert_every_field_quoted(text)
+
+
+def test_completions_csv_keeps_a_semicolon_and_a_tab_start_inside_their_cells(
+    session: Session, company: Company, now: datetime
+) -> None:
+    """Excel with `;` as list separator (Norway) must not split a name; a leading tab is a
+    formula start too."""
+    import csv as csv_module
+    import io as io_module
+
+    from tests.unit.training.conftest import Learner
+
+    company.a2.full_name = "\tKari; Nordmann"
+    session.flush()
+    learner = Learner(session, company.a2, company.course, now)
+    learner.pass_quiz()
+    learner.sign()
+    text = "".join(queries.completions_csv(session, company.start.date(), now.date()))
+    assert_every_field_quoted(text)
+    rows = list(csv_module.reader(io_module.StringIO(text, newline="")))
+    kari = next(r for r in rows if r[0] == company.a2.email)
+    assert kari[1] == "'\tKari; Nordmann"
