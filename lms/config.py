@@ -31,6 +31,10 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _list(value: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (value or "").split(",") if item.strip())
+
+
 def _optional_int(env: dict[str, str], name: str) -> int | None:
     return _int(env, name, 0) if env.get(name) else None
 
@@ -92,10 +96,13 @@ class Settings:
     # Reverse proxies in front of Vern whose X-Forwarded-For/-Proto/-Host to believe (0: none,
     # so a client cannot fake its address for the login throttle or the audit trail).
     trusted_proxies: int = 0
-    # Single sign-on: production talks to identity providers over https at public addresses
-    # only, unless the operator allows a provider inside a private network (http, private or
-    # loopback addresses).
-    sso_private_network: bool = False
+    # Outbound requests (webhooks, LRS, LTI platforms, identity providers) reach public
+    # addresses only; these hosts or networks ("hr.internal", "10.1.2.3", "10.8.0.0/16") are
+    # allowed inside for on-premises systems (see lms.people.outbound).
+    outbound_allow: tuple[str, ...] = ()
+    # Earlier values of the secret key: stored secrets (client secrets, LRS passwords, webhook
+    # secrets, the LTI key) encrypted under one still open until `lms secrets rotate`.
+    old_secret_keys: tuple[str, ...] = ()
     # Testing only: a file holding the current time (shared by processes in a simulation) and
     # a scheduler that runs its interval jobs every this many seconds.
     clock_file: Path | None = None
@@ -116,16 +123,20 @@ class Settings:
         return self.env == "production"
 
     @property
-    def sso_private_network_allowed(self) -> bool:
-        """Whether identity providers may be reached over plain http or at private addresses
-        (never by default in production)."""
-        return self.sso_private_network or not self.is_production
+    def outbound_https_only(self) -> bool:
+        """Production sends requests over https only; development and tests may use http."""
+        return self.is_production
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Build settings from LMS_* variables, with embedded defaults for a bare machine."""
         env = dict(os.environ if environ is None else environ)
         instance_path = Path(env.get("LMS_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        if env.get("LMS_SSO_PRIVATE_NETWORK"):
+            raise ConfigError(
+                "LMS_SSO_PRIVATE_NETWORK is gone: list the identity provider's host in "
+                "LMS_OUTBOUND_ALLOW (and serve it over https in production)"
+            )
         settings = cls(
             env=env.get("LMS_ENV", "development"),
             secret_key=env.get("LMS_SECRET_KEY", ""),
@@ -161,7 +172,8 @@ class Settings:
             else None,
             checkpoint_minutes=_int(env, "LMS_CHECKPOINT_MINUTES", 60),
             trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0),
-            sso_private_network=_flag(env.get("LMS_SSO_PRIVATE_NETWORK")),
+            outbound_allow=_list(env.get("LMS_OUTBOUND_ALLOW")),
+            old_secret_keys=_list(env.get("LMS_OLD_SECRET_KEYS")),
             clock_file=Path(env["LMS_CLOCK_FILE"]) if env.get("LMS_CLOCK_FILE") else None,
             tick_seconds=_optional_int(env, "LMS_TICK_SECONDS"),
             retention_days=_int(env, "LMS_RETENTION_DAYS", 6 * 365 + 2),

@@ -114,6 +114,9 @@ def settings(tmp_path: Path, courses_root: Path, database_url: str) -> Settings:
         instance_path=tmp_path / "instance",
         courses_path=courses_root,
         testing=True,
+        # The test's own servers (OpenID provider, LTI platform, LRS, webhook receivers) listen
+        # on loopback, which the outbound policy refuses unless the operator allows it.
+        outbound_allow=("127.0.0.1",),
     ).validated()
 
 

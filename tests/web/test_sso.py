@@ -21,6 +21,7 @@ from lms.audit.models import AuditEvent
 from lms.catalog.definition import CourseDefinition
 from lms.people import service as people
 from lms.people.models import User
+from lms.people.outbound import Policy
 from lms.people.sso import oidc, service
 from lms.people.sso.models import IdentityProvider, SsoIdentity, SsoLogin
 from lms.privacy.erasure import erase_person
@@ -37,8 +38,9 @@ def register(
     session: Session, app: Flask, provider: TestProvider, **overrides: Any
 ) -> IdentityProvider:
     """Contoso, answering for example.test, registered the way the admin page does it."""
-    discovery = oidc.fetch_discovery(provider.discovery_url, private_network=True)
-    config = oidc.ProviderConfig(0, "contoso", "vern", "", discovery, None, (), True)
+    policy = Policy(allow=("127.0.0.1",), https_only=False)
+    discovery = oidc.fetch_discovery(provider.discovery_url, policy=policy)
+    config = oidc.ProviderConfig(0, "contoso", "vern", "", discovery, None, (), policy)
     details = service.ProviderDetails(
         name="contoso",
         display_name="Contoso",

@@ -11,8 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms.audit.models import AuditEvent
+from lms.config import ConfigError, Settings
+from lms.people import crypto
 from lms.people.models import User
-from lms.people.sso import crypto, oidc
+from lms.people.outbound import Policy
+from lms.people.sso import oidc
 from lms.people.sso.models import IdentityProvider
 from tests.conftest import Auth
 from tests.factories import PASSWORD
@@ -239,16 +242,14 @@ def test_production_refuses_a_plain_http_discovery_url(
     session: Session,
     oidc_provider: TestProvider,  # noqa: F811
 ) -> None:
-    with pytest.raises(oidc.ProviderUnavailable):
-        oidc.fetch_discovery(oidc_provider.discovery_url, private_network=False)
-    assert (
-        app.extensions["lms.settings"]
-        .with_overrides(env="production", secret_key="k" * 40)
-        .sso_private_network_allowed
-        is False
+    production = app.extensions["lms.settings"].with_overrides(
+        env="production", secret_key="k" * 40
     )
-    assert (
-        app.extensions["lms.settings"]
-        .with_overrides(env="production", secret_key="k" * 40, sso_private_network=True)
-        .sso_private_network_allowed
-    )
+    with pytest.raises(oidc.ProviderUnavailable, match="https://"):
+        oidc.fetch_discovery(oidc_provider.discovery_url, policy=Policy.from_settings(production))
+    assert production.outbound_https_only
+
+
+def test_the_old_private_network_switch_stops_start_up_pointing_at_the_allow_list() -> None:
+    with pytest.raises(ConfigError, match="LMS_OUTBOUND_ALLOW"):
+        Settings.from_env({"LMS_SSO_PRIVATE_NETWORK": "1"})

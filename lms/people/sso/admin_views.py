@@ -15,6 +15,7 @@ from lms.extensions import db_session, end_transaction, settings
 from lms.people.access import role_required
 from lms.people.forms import CsrfOnlyForm
 from lms.people.models import Role
+from lms.people.outbound import Policy
 from lms.people.sso import oidc, service
 from lms.people.sso.forms import ProviderForm
 from lms.people.sso.models import IdentityProvider
@@ -75,7 +76,7 @@ def register() -> ResponseReturnValue:
     end_transaction()
     try:
         discovery, key_set = oidc.fetch_metadata(
-            details.discovery_url, private_network=settings().sso_private_network_allowed
+            details.discovery_url, policy=Policy.from_settings(settings())
         )
     except oidc.ProviderUnavailable as failure:
         current_app.logger.warning("discovery of %s failed: %s", details.name, failure.cause)

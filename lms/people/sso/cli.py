@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from lms import clock
 from lms.audit.service import record
 from lms.extensions import database, settings
+from lms.people.outbound import Policy
 from lms.people.sso import oidc, service
 from lms.people.sso.models import IdentityProvider
 
@@ -21,9 +22,7 @@ sso_group = AppGroup("sso", help="Single sign-on: the OpenID Connect providers p
 def _fetch(details: service.ProviderDetails) -> tuple[dict[str, object], dict[str, object]]:
     """The provider's discovery document and keys, asked with no transaction open."""
     try:
-        return oidc.fetch_metadata(
-            details.discovery_url, private_network=settings().sso_private_network_allowed
-        )
+        return oidc.fetch_metadata(details.discovery_url, policy=Policy.from_settings(settings()))
     except oidc.ProviderUnavailable as failure:
         raise click.ClickException(f"discovery failed: {failure.cause}") from None
 

@@ -6,14 +6,11 @@ call in here, and write the outcome in a new one."""
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import secrets
-import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
@@ -22,9 +19,10 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from lms.messages import N_
+from lms.people import outbound
+from lms.people.outbound import Policy
 
-TIMEOUT_SECONDS = 10
-MAX_BODY = 512 * 1024
+AGENT = "Vern-SSO/1"
 SCOPES = "openid email profile"
 # The placeholder Microsoft's multi-tenant discovery documents carry in their issuer.
 TENANT_PLACEHOLDER = "{tenantid}"
@@ -65,69 +63,30 @@ class ProviderConfig:
     discovery: dict[str, Any]
     key_set: dict[str, Any] | None
     domains: tuple[str, ...]
-    # Whether the operator allows a provider inside a private network (see allowed_url).
-    private_network: bool = False
+    # Where Vern may send requests (lms.people.outbound): the provider's endpoints included.
+    policy: Policy = field(default_factory=Policy)
 
     @property
     def issuer(self) -> str:
         return str(self.discovery["issuer"])
 
 
-def allowed_url(url: str, *, private_network: bool) -> bool:
-    """An https address (or http where the operator allows a private network: tests,
-    development, a provider inside the company's network)."""
-    parts = urlsplit(url)
-    schemes = ("https", "http") if private_network else ("https",)
-    return parts.scheme in schemes and bool(parts.hostname)
-
-
-def _check_address(url: str, *, private_network: bool) -> None:
-    """Refuse a host that resolves to a loopback, private, link-local or reserved address
-    unless the operator allows a private network: an admin's typo or a tampered discovery
-    document must not make Vern probe its own network."""
-    if private_network:
-        return
-    parts = urlsplit(url)
+def allowed_url(url: str, *, policy: Policy) -> bool:
+    """An address the policy lets Vern send to (https; http too outside production)."""
     try:
-        infos = socket.getaddrinfo(
-            parts.hostname or "", parts.port or 443, proto=socket.IPPROTO_TCP
-        )
-    except (OSError, UnicodeError):
-        raise ProviderUnavailable(f"{url}: host not found") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not address.is_global:
-            raise ProviderUnavailable(f"{url}: not a public address")
+        policy.check_url(url)
+    except outbound.OutboundRefused:
+        return False
+    return True
 
 
-def _session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = "Vern-SSO/1"
-    session.max_redirects = 0
-    return session
-
-
-def fetch_json(url: str, *, private_network: bool) -> dict[str, Any]:
-    """GET a JSON object: a public address, a timeout, no redirects followed, a bounded body."""
-    if not allowed_url(url, private_network=private_network):
-        raise ProviderUnavailable(f"{url}: not an https address")
-    _check_address(url, private_network=private_network)
+def fetch_json(url: str, *, policy: Policy) -> dict[str, Any]:
+    """GET a JSON object under the outbound policy (allowed address, a timeout, no redirects
+    followed, a bounded body)."""
     try:
-        with (
-            _session() as http,
-            http.get(url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True) as response,
-        ):
-            body = response.raw.read(MAX_BODY + 1, decode_content=True)
-    except requests.RequestException as error:
-        raise ProviderUnavailable(f"{url}: {type(error).__name__}") from None
-    if response.status_code != 200:
-        raise ProviderUnavailable(f"{url}: HTTP {response.status_code}")
-    if len(body) > MAX_BODY:
-        raise ProviderUnavailable(f"{url}: reply too large")
-    try:
-        value = json.loads(body)
-    except ValueError:
-        raise ProviderUnavailable(f"{url}: not JSON") from None
+        value = outbound.get_json(policy, url, agent=AGENT)
+    except outbound.OutboundError as error:
+        raise ProviderUnavailable(f"{url}: {error.reason}") from None
     if not isinstance(value, dict):
         raise ProviderUnavailable(f"{url}: not a JSON object")
     return value
@@ -136,16 +95,16 @@ def fetch_json(url: str, *, private_network: bool) -> dict[str, Any]:
 DISCOVERY_FIELDS = ("issuer", "authorization_endpoint", "token_endpoint", "jwks_uri")
 
 
-def fetch_discovery(url: str, *, private_network: bool) -> dict[str, Any]:
+def fetch_discovery(url: str, *, policy: Policy) -> dict[str, Any]:
     """The provider's discovery document, with the endpoints Vern uses checked."""
-    if not allowed_url(url, private_network=private_network):
+    if not allowed_url(url, policy=policy):
         raise ProviderUnavailable(N_("The discovery URL must be an https:// address."))
-    document = fetch_json(url, private_network=private_network)
+    document = fetch_json(url, policy=policy)
     for name in DISCOVERY_FIELDS:
         value = document.get(name)
         if not isinstance(value, str) or not value:
             raise ProviderUnavailable(f"{url}: no {name}")
-        if name != "issuer" and not allowed_url(value, private_network=private_network):
+        if name != "issuer" and not allowed_url(value, policy=policy):
             raise ProviderUnavailable(f"{url}: {name} is not https")
     kept = (*DISCOVERY_FIELDS, "end_session_endpoint", "userinfo_endpoint")
     return {name: document[name] for name in kept if isinstance(document.get(name), str)}
@@ -153,7 +112,7 @@ def fetch_discovery(url: str, *, private_network: bool) -> dict[str, Any]:
 
 def fetch_key_set(config: ProviderConfig) -> dict[str, Any]:
     """The provider's current public keys (JWKS)."""
-    key_set = fetch_json(str(config.discovery["jwks_uri"]), private_network=config.private_network)
+    key_set = fetch_json(str(config.discovery["jwks_uri"]), policy=config.policy)
     try:
         KeySet.import_key_set(key_set)  # type: ignore[arg-type]
     except (JoseError, ValueError, TypeError, KeyError):
@@ -161,13 +120,11 @@ def fetch_key_set(config: ProviderConfig) -> dict[str, Any]:
     return key_set
 
 
-def fetch_metadata(
-    discovery_url: str, *, private_network: bool
-) -> tuple[dict[str, Any], dict[str, Any]]:
+def fetch_metadata(discovery_url: str, *, policy: Policy) -> tuple[dict[str, Any], dict[str, Any]]:
     """A provider's discovery document and current keys, for registering it (the admin page
     and `lms sso add` ask the same, with no transaction open)."""
-    discovery = fetch_discovery(discovery_url, private_network=private_network)
-    config = ProviderConfig(0, "", "", "", discovery, None, (), private_network)
+    discovery = fetch_discovery(discovery_url, policy=policy)
+    config = ProviderConfig(0, "", "", "", discovery, None, (), policy)
     return discovery, fetch_key_set(config)
 
 
@@ -190,7 +147,7 @@ def new_flow_secrets() -> FlowSecrets:
 
 
 def _client(config: ProviderConfig, redirect_uri: str) -> OAuth2Session:
-    return OAuth2Session(
+    client = OAuth2Session(
         client_id=config.client_id,
         client_secret=config.client_secret,
         scope=SCOPES,
@@ -198,6 +155,7 @@ def _client(config: ProviderConfig, redirect_uri: str) -> OAuth2Session:
         code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_post",  # noqa: S106 - a method name
     )
+    return outbound.guard(client, config.policy, AGENT)
 
 
 def authorization_url(
@@ -228,22 +186,20 @@ def exchange_code(
 ) -> dict[str, Any]:
     """Trade the authorisation code for tokens at the provider's token endpoint."""
     endpoint = str(config.discovery["token_endpoint"])
-    if not allowed_url(endpoint, private_network=config.private_network):
+    if not allowed_url(endpoint, policy=config.policy):
         raise ProviderUnavailable("token endpoint is not an https address")
-    _check_address(endpoint, private_network=config.private_network)
     with _client(config, redirect_uri) as client:
-        client.max_redirects = 0
         try:
             token = client.fetch_token(
                 endpoint,
                 grant_type="authorization_code",
                 code=code,
                 code_verifier=code_verifier,
-                timeout=TIMEOUT_SECONDS,
+                timeout=config.policy.timeout,
                 allow_redirects=False,
             )
-        except requests.RequestException as error:
-            raise ProviderUnavailable(f"token endpoint: {type(error).__name__}") from None
+        except (requests.RequestException, outbound.OutboundError) as error:
+            raise ProviderUnavailable(f"token endpoint: {outbound.failure(error)}") from None
         except Exception as error:  # noqa: BLE001 - Authlib's OAuthError and JSON errors
             error_code = getattr(error, "error", None) or type(error).__name__
             raise ProviderUnavailable(f"token endpoint refused: {error_code}") from None

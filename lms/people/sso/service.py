@@ -13,9 +13,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from lms.messages import N_
+from lms.people import crypto
 from lms.people import service as people
 from lms.people.models import User
-from lms.people.sso import crypto
+from lms.people.outbound import Policy
 from lms.people.sso.models import (
     IdentityProvider,
     IdentityProviderDomain,
@@ -239,7 +240,7 @@ def remove(session: Session, provider: IdentityProvider) -> None:
 
 
 def config_for(
-    provider: IdentityProvider, secret_key: str, *, private_network: bool = False
+    provider: IdentityProvider, secret_key: crypto.Keys, *, policy: Policy
 ) -> ProviderConfig:
     """The provider as plain values, secret decrypted, for talking to it outside a transaction."""
     return ProviderConfig(
@@ -250,7 +251,7 @@ def config_for(
         discovery=dict(provider.discovery or {}),
         key_set=dict(provider.key_set) if provider.key_set else None,
         domains=tuple(provider.domains),
-        private_network=private_network,
+        policy=policy,
     )
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -30,8 +29,10 @@ from lms.extensions import (
     settings,
     write_after_outcome,
 )
+from lms.people import crypto
+from lms.people.outbound import Policy
 from lms.people.signing_in import landing, sign_in
-from lms.people.sso import crypto, oidc, service
+from lms.people.sso import oidc, service
 from lms.people.sso.models import IdentityProvider
 
 bp = Blueprint("sso", __name__, url_prefix="/sso")
@@ -42,8 +43,8 @@ STATE_KEY = "sso_state"
 BROWSER_FLOWS = 3
 
 
-def _secret_key() -> str:
-    return str(current_app.secret_key)
+def _secret_key() -> tuple[str, ...]:
+    return crypto.current_keys()
 
 
 def _callback_url() -> str:
@@ -59,7 +60,7 @@ def start(name: str) -> ResponseReturnValue:
         abort(404)
     try:
         config = service.config_for(
-            provider, _secret_key(), private_network=settings().sso_private_network_allowed
+            provider, _secret_key(), policy=Policy.from_settings(settings())
         )
     except crypto.SecretUnreadable:
         log.error("client secret of provider %s unreadable: was the secret key changed?", name)
@@ -139,7 +140,7 @@ def _claim(state: str) -> tuple[service.ClaimedFlow, oidc.ProviderConfig] | None
             return None
         try:
             config = service.config_for(
-                provider, _secret_key(), private_network=settings().sso_private_network_allowed
+                provider, _secret_key(), policy=Policy.from_settings(settings())
             )
         except crypto.SecretUnreadable:
             log.error("client secret of %s unreadable: was the secret key changed?", provider.name)

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from lms.people.sso import crypto, oidc
+from lms.people import crypto
+from lms.people.outbound import Policy
+from lms.people.sso import oidc
 from lms.people.sso.service import language_for
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -92,5 +94,5 @@ def test_a_secret_encrypted_under_another_key_does_not_open() -> None:
      "https://localhost/jwks", "https://10.1.2.3/jwks", "https://169.254.169.254/latest"],
 )  # fmt: skip
 def test_production_reaches_providers_over_https_at_public_addresses_only(url: str) -> None:
-    with pytest.raises(oidc.ProviderUnavailable, match="not an https address|not a public"):
-        oidc.fetch_json(url, private_network=False)
+    with pytest.raises(oidc.ProviderUnavailable, match="http scheme|not a public"):
+        oidc.fetch_json(url, policy=Policy())

@@ -1,0 +1,206 @@
+"""The one outbound HTTP policy: where Vern may send a request, and how it is sent."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import requests
+
+from lms.config import ConfigError, Settings
+from lms.people import outbound
+from lms.people.outbound import OutboundRefused, Policy
+from tests.smtp import free_port
+
+LOCAL = Policy(allow=("127.0.0.1",), https_only=False)
+
+
+class Server:
+    """A local server that records each request and answers POSTs with a redirect to the cloud
+    metadata path (what a hostile or compromised receiver does)."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                server.requests.append((self.command, self.path))
+                if self.path.startswith("/latest"):
+                    body = b"instance credentials"
+                    self.send_response(200)
+                else:
+                    body = b"moved"
+                    self.send_response(307)
+                    self.send_header("Location", "/latest/meta-data/iam/security-credentials/")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = _answer  # noqa: N815 - http.server's naming
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.port = self.http.server_address[1]
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    running = Server()
+    yield running
+    running.close()
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["127.0.0.1", "169.254.169.254", "10.1.2.3", "172.16.0.1", "192.168.1.1", "0.0.0.0",  # noqa: S104
+     "100.64.0.1", "224.0.0.251", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "localhost"],
+)  # fmt: skip
+def test_loopback_link_local_private_reserved_and_multicast_are_refused_by_default(
+    host: str,
+) -> None:
+    with pytest.raises(OutboundRefused, match="not a public address"):
+        Policy().resolve(host, 443)
+
+
+def test_a_public_address_is_allowed() -> None:
+    assert Policy().resolve("93.184.215.14", 443) == ["93.184.215.14"]
+
+
+def test_the_operator_allows_internal_hosts_and_networks_by_name_address_or_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = socket.getaddrinfo
+
+    def fake(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host == "hr.internal":
+            return real("10.9.9.9", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    policy = Policy(allow=("HR.internal", "10.1.2.3", "192.168.0.0/16"))
+    assert policy.resolve("hr.internal", 443) == ["10.9.9.9"]
+    assert policy.resolve("10.1.2.3", 443) == ["10.1.2.3"]
+    assert policy.resolve("192.168.7.7", 443) == ["192.168.7.7"]
+    with pytest.raises(OutboundRefused):
+        policy.resolve("10.1.2.4", 443)
+    with pytest.raises(OutboundRefused):
+        policy.resolve("169.254.169.254", 443)
+
+
+def test_a_name_with_any_inside_address_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = socket.getaddrinfo
+
+    def both(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        return real("93.184.215.14", port, *args, **kwargs) + real(
+            "169.254.169.254", port, *args, **kwargs
+        )
+
+    monkeypatch.setattr(socket, "getaddrinfo", both)
+    with pytest.raises(OutboundRefused):
+        Policy().resolve("sneaky.example", 443)
+
+
+def test_production_sends_over_https_only() -> None:
+    production = Settings(env="production", secret_key="k" * 40).validated()
+    with pytest.raises(OutboundRefused, match="only https"):
+        Policy.from_settings(production).check_url("http://hooks.example.com/x")
+    Policy.from_settings(production).check_url("https://hooks.example.com/x")
+    Policy(https_only=False).check_url("http://hooks.example.com/x")
+    for url in ("ftp://example.com/x", "file:///etc/passwd", "https:///x", "https://h:port/"):
+        with pytest.raises(OutboundRefused):
+            Policy(https_only=False).check_url(url)
+
+
+def test_the_allow_list_comes_from_the_environment() -> None:
+    settings = Settings.from_env({"LMS_OUTBOUND_ALLOW": "hr.internal, 10.1.2.3,,10.8.0.0/16"})
+    assert settings.outbound_allow == ("hr.internal", "10.1.2.3", "10.8.0.0/16")
+    assert Settings.from_env({}).outbound_allow == ()
+    with pytest.raises(ConfigError, match="LMS_OUTBOUND_ALLOW"):
+        Settings.from_env({"LMS_SSO_PRIVATE_NETWORK": "1"})
+
+
+def test_a_request_to_loopback_is_refused_before_anything_is_sent(server: Server) -> None:
+    with (
+        Policy(https_only=False).session("test") as http,
+        pytest.raises(OutboundRefused, match="not a public address"),
+    ):
+        http.post(f"http://127.0.0.1:{server.port}/hook", data=b"{}")
+    assert server.requests == []
+
+
+def test_a_redirect_is_never_followed(server: Server) -> None:
+    with LOCAL.session("test") as http:
+        response = http.post(f"http://127.0.0.1:{server.port}/hook", data=b"{}")
+    assert response.status_code == 307
+    # The POST did not turn into a GET to the metadata path.
+    assert server.requests == [("POST", "/hook")]
+
+
+def test_the_connection_goes_to_the_address_that_was_checked(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name is looked up once per connection, the checked address is the
+    one connected to; a second answer pointing elsewhere is never asked for."""
+    real = socket.getaddrinfo
+    answers = iter(["127.0.0.1", "169.254.169.254"])
+    lookups: list[str] = []
+
+    def rebinding(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host == "hooks.example":
+            lookups.append(host)
+            return real(next(answers), port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    policy = Policy(allow=("hooks.example",), https_only=False)
+    with policy.session("test") as http:
+        response = http.post(f"http://hooks.example:{server.port}/hook", data=b"{}")
+    assert response.status_code == 307
+    assert lookups == ["hooks.example"]
+    assert server.requests == [("POST", "/hook")]
+
+
+def test_proxies_from_the_environment_are_not_used(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A proxy would make the connection for Vern, to wherever the URL says.
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
+    monkeypatch.setenv("NO_PROXY", "")
+    with (
+        Policy(https_only=False).session("test") as http,
+        pytest.raises(OutboundRefused),
+    ):
+        http.get("http://169.254.169.254/latest/meta-data/")
+    assert server.requests == []
+
+
+def test_every_request_has_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def send(self: Any, request: Any, **kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise requests.ConnectionError("stop here")
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+    with LOCAL.session("test") as http, pytest.raises(requests.ConnectionError):
+        http.get("http://127.0.0.1:9/")
+    assert seen["timeout"] == outbound.TIMEOUT_SECONDS
+
+
+def test_get_json_reports_status_and_never_the_body(server: Server) -> None:
+    with pytest.raises(outbound.OutboundError) as refused:
+        outbound.get_json(LOCAL, f"http://127.0.0.1:{server.port}/keys", agent="test")
+    assert refused.value.reason == "127.0.0.1: HTTP 307 Temporary Redirect"
+    assert "moved" not in str(refused.value)
