@@ -32,7 +32,8 @@ from lms.integrations.webhooks import remove as remove_webhook
 from lms.integrations.xapi.cli import xapi_group
 from lms.people.sso.cli import sso_group
 from lms.reminders.jobs import JOBS
-from lms.training.service import backfill_ledger, records_missing_from_ledger
+from lms.training.evidence_lines import verify_records
+from lms.training.service import backfill_ledger
 
 
 @click.group("lms", cls=AppGroup)
@@ -419,25 +420,24 @@ def _public_key_from(path: Path | None) -> Ed25519PublicKey:
     help="PEM public key to check signatures with (default: the installation's own key).",
 )
 def ledger_verify(public_key_path: Path | None) -> None:
-    """Recompute the whole chain and check every checkpoint's signature; exits 1 and names
-    the first bad sequence number if anything was changed, removed or reordered."""
+    """Recompute the whole chain, check every checkpoint's signature, and every evidence record
+    against its entries both ways; exits 1 naming the first bad entry or table, id and field."""
     public_key = _public_key_from(public_key_path)
     with database().transaction() as session:
         total = ledger.head(session)[0]
         with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
             result = checkpoints.verify(session, public_key, bar.update)
-        missing = records_missing_from_ledger(session)
-    problem = result.problem
-    if problem is None and missing:
-        problem = ledger.Problem(
-            result.entries + 1,
-            f"missing: {missing} quiz results or signatures recorded since the ledger "
-            f"began have no entry, so entries after {result.entries} were removed",
-        )
-    if problem is not None:
-        click.echo(f"ledger NOT intact: {problem}", err=True)
+        mismatch = verify_records(session) if result.problem is None else None
+    if result.problem is not None:
+        click.echo(f"ledger NOT intact: {result.problem}", err=True)
         sys.exit(1)
-    click.echo(f"ledger intact: {result.entries} entries, {result.checkpoints} checkpoints")
+    if mismatch is not None:
+        click.echo(f"ledger NOT intact: {mismatch}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"ledger intact: {result.entries} entries, {result.checkpoints} checkpoints, "
+        "every evidence record matches its entries"
+    )
 
 
 @ledger_group.command("verify-export")

@@ -1,9 +1,10 @@
 """Appending to the ledger, and proving afterwards that nothing in it changed.
 
 An entry's hash is sha256 over its fields joined by the ASCII unit separator (0x1F), in the
-order of FIELDS, `prev_hash` last; the first entry's `prev_hash` is 64 zeros. The format is
-simple on purpose: an auditor can recompute it with a few lines of any language
-(docs/evidence.md)."""
+order of FIELDS, `prev_hash` last; the first entry's `prev_hash` is 64 zeros. An entry made
+before entries carried the evidence line (`evidence` empty) is hashed without that field, as
+it was made. The format is simple on purpose: an auditor can recompute it with a few lines of
+any language (docs/evidence.md)."""
 
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ FIELDS = (
     "source",
     "record",
     "personal_digest",
+    "evidence",
     "prev_hash",
 )
+EVIDENCE = FIELDS.index("evidence")
 APPEND_LOCK = 7411002  # PostgreSQL advisory lock id: one appender at a time
 VERIFY_BATCH = 20_000
 # Built from the constant FIELDS, nothing else: no outside text reaches it.
@@ -50,6 +53,8 @@ class Kind(StrEnum):
     QUIZ_RESULT = "quiz_result"
     ATTESTATION = "attestation"
     COMPLETION = "completion"
+    EXEMPTION = "exemption"  # granted
+    EXEMPTION_END = "exemption_end"  # expired or revoked
 
 
 class Source(StrEnum):
@@ -73,6 +78,8 @@ class Record:
     typed_name: str | None = None
     ip: str | None = None
     user_agent: str | None = None
+    # Every field the record shows, as lms.evidence.binding spells it.
+    evidence: str | None = None
 
     @property
     def has_personal_fields(self) -> bool:
@@ -85,9 +92,12 @@ def iso_at(moment: datetime) -> str:
 
 def entry_hash(values: tuple[object, ...]) -> str:
     """The hash of an entry, from its fields in FIELDS order (prev_hash last). A field holding
-    the separator is refused: it could move text from one field into the next unnoticed."""
+    the separator is refused: it could move text from one field into the next unnoticed. An
+    entry without an evidence line (made before entries had one) is hashed without it."""
+    if values[EVIDENCE] is None:
+        values = values[:EVIDENCE] + values[EVIDENCE + 1 :]
     line = SEPARATOR.join(["" if value is None else str(value) for value in values])
-    if line.count(SEPARATOR) != len(FIELDS) - 1:
+    if line.count(SEPARATOR) != len(values) - 1:
         raise ValueError("a ledger field cannot contain the unit separator (0x1F)")
     return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
@@ -149,6 +159,7 @@ def append(session: Session, user_id: int, record: Record, now: datetime) -> Led
         source=str(record.source),
         record=record.record,
         personal_digest=digest,
+        evidence=record.evidence,
         prev_hash=last_hash,
     )
     entry.hash = entry_hash(tuple(getattr(entry, name) for name in FIELDS[:-1]) + (last_hash,))

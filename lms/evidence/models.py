@@ -49,6 +49,9 @@ class LedgerEntry(AppendOnly, Base):
     # be re-pointed at another record.
     record: Mapped[str] = mapped_column(String(64), index=True)
     personal_digest: Mapped[str | None] = mapped_column(String(64))
+    # Every field the record shows (lms.evidence.binding): `lms ledger verify` recomputes it
+    # from the record. Empty on entries made before migration 0024.
+    evidence: Mapped[str | None] = mapped_column(Text)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 

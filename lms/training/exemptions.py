@@ -13,8 +13,10 @@ from sqlalchemy.orm import Session
 
 from lms.audit.service import record
 from lms.catalog.models import Course
+from lms.evidence import ledger
 from lms.messages import N_
 from lms.people.models import User
+from lms.training import evidence_lines
 from lms.training.models import Assignment, Exemption
 
 MAX_REASON = 500
@@ -103,6 +105,7 @@ def grant(
     )
     session.add(exemption)
     session.flush()
+    _enter(session, exemption, ledger.Kind.EXEMPTION, evidence_lines.exemption_evidence(exemption))
     record(
         session,
         action="exemption.grant",
@@ -117,9 +120,27 @@ def grant(
     return exemption
 
 
+def _enter(session: Session, exemption: Exemption, kind: ledger.Kind, evidence: str) -> None:
+    """An exemption's grant or end as an entry of the evidence ledger, like a completion."""
+    definition = exemption.assignment.course_version.definition
+    entry = ledger.Record(
+        kind=kind,
+        record=f"exemption:{exemption.id}",
+        course_key=definition.key,
+        version_sha256=definition.sha256,
+        language="",  # an exemption is not taken in any language
+        evidence=evidence,
+    )
+    at = exemption.created_at if kind == ledger.Kind.EXEMPTION else exemption.ended_at
+    assert at is not None  # noqa: S101 - an end entry is made once the end is set
+    ledger.append(session, exemption.user_id, entry, at)
+
+
 def _end(session: Session, exemption: Exemption, now: datetime, why: str) -> None:
     exemption.ended_at = now
     exemption.end_reason = why
+    end = evidence_lines.exemption_end_line(ended_at=now, end_reason=why)
+    _enter(session, exemption, ledger.Kind.EXEMPTION_END, end)
     assignment = exemption.assignment
     if assignment.completed_at is None and assignment.ended_at is None:
         fresh = now.date() + timedelta(days=assignment.course_version.definition.due_days)

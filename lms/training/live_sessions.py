@@ -17,7 +17,7 @@ from lms.catalog.models import Course
 from lms.evidence import ledger
 from lms.messages import N_
 from lms.people.models import User
-from lms.training import rules
+from lms.training import evidence_lines, rules
 from lms.training.models import Assignment, LiveSeat, LiveSession, ModuleView
 
 LIVE_SESSION = "live_session"
@@ -281,6 +281,7 @@ def _complete_by_attendance(
         version_sha256=definition.sha256,
         language=definition.language_for(seat.user.locale),
         source=ledger.Source.LIVE_SESSION,
+        evidence=evidence_lines.attendance_evidence(seat),
     )
     ledger.append(session, seat.user_id, entry, at)
 

@@ -9,16 +9,15 @@ from datetime import date, datetime
 from typing import Any
 from typing import cast as typing_cast
 
-from sqlalchemy import String, cast, exists, func, literal, select, text, update
+from sqlalchemy import exists, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload
 
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.evidence import ledger
-from lms.evidence.models import LedgerEntry
 from lms.people.models import User
-from lms.training import rules
+from lms.training import evidence_lines, rules
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
 from lms.training.rules import Stage
 
@@ -370,6 +369,7 @@ def _record_attempt_in_ledger(
         language=attempt.language,
         score=attempt.score_percent,
         source=source,
+        evidence=evidence_lines.attempt_evidence(attempt),
     )
     ledger.append(session, attempt.assignment.user_id, record, at)
 
@@ -466,6 +466,8 @@ def _record_in_ledger(
     source: ledger.Source = ledger.Source.APP,
 ) -> None:
     """The signature, and the completion it makes, as two entries of the evidence ledger."""
+    key = ledger.subject_for(session, attestation.user_id, now).digest_key
+    evidence = evidence_lines.attestation_evidence(attestation, key)
 
     def record(kind: ledger.Kind, **extra: Any) -> ledger.Record:
         return ledger.Record(
@@ -476,6 +478,7 @@ def _record_in_ledger(
             language=attestation.language,
             score=attestation.score_percent,
             source=source,
+            evidence=evidence,
             **extra,
         )
 
@@ -516,25 +519,3 @@ def backfill_ledger(session: Session) -> int:
         else:
             _record_attempt_in_ledger(session, item, at, source=ledger.Source.BACKFILL)
     return ledger.head(session)[0]
-
-
-def records_missing_from_ledger(session: Session) -> int:
-    """Quiz results and signatures recorded since the ledger began that have no entry in it.
-
-    The chain and its checkpoints cannot show entries cut off after the last checkpoint; the
-    records those entries were about still exist, so their absence shows it."""
-    first = session.scalar(select(LedgerEntry.at).where(LedgerEntry.seq == 1))
-    if first is None:
-        return 0
-    since = datetime.fromisoformat(first.replace("Z", "+00:00"))
-
-    def entry_for(prefix: str, column: Any) -> Any:
-        return exists().where(LedgerEntry.record == literal(prefix, String) + cast(column, String))
-
-    attempts = select(func.count()).where(
-        QuizAttempt.submitted_at >= since, ~entry_for("attempt:", QuizAttempt.id)
-    )
-    signatures = select(func.count()).where(
-        Attestation.signed_at >= since, ~entry_for("attestation:", Attestation.id)
-    )
-    return (session.scalar(attempts) or 0) + (session.scalar(signatures) or 0)

@@ -1,0 +1,591 @@
+"""The evidence lines of training records, and the check that every record still says what
+its ledger entry says and every entry still has its record.
+
+Each record the pages, PDFs, CSVs, JSON packs and the API show as evidence is entered in the
+ledger with a line of every field it shows (lms.evidence.binding): a quiz result with its
+attempt's line, a signature and the completion it makes with the attestation's, an attended
+live session with the seat's, an exemption with its grant's and, once it ends, its end's.
+`verify_records` recomputes those lines from the tables and compares them, both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import Integer, Select, String, and_, cast, exists, func, literal, select
+from sqlalchemy.orm import Session, aliased
+
+from lms.catalog.models import Course, CourseVersion
+from lms.evidence import binding, ledger
+from lms.evidence.binding import Mismatch, keyed_digest, text_digest
+from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
+from lms.training.models import (
+    Assignment,
+    Attestation,
+    Exemption,
+    LiveSeat,
+    LiveSession,
+    QuizAttempt,
+)
+
+EXEMPTION_END = "exemption_end"
+# The entry kinds each table's rows are entered under, and how an entry names its row.
+PREFIXES = {
+    "attempt:": "quiz_attempts",
+    "attestation:": "attestations",
+    "attendance:": "live_seats",
+    "exemption:": "exemptions",
+}
+
+
+def attempt_line(
+    *,
+    user_id: int,
+    assignment_id: int,
+    number: int,
+    language: str,
+    served: Any,
+    answers: Any,
+    started_at: datetime,
+    submitted_at: datetime | None,
+    correct_count: int | None,
+    score_percent: int | None,
+    passed: bool | None,
+) -> str:
+    """A graded quiz attempt: what was served, answered and scored."""
+    return binding.line(
+        [
+            ("user_id", user_id),
+            ("assignment_id", assignment_id),
+            ("number", number),
+            ("language", language),
+            ("served", binding.json_digest(served)),
+            ("answers", binding.json_digest(answers)),
+            ("started_at", started_at),
+            ("submitted_at", submitted_at),
+            ("correct_count", correct_count),
+            ("score_percent", score_percent),
+            ("passed", passed),
+        ]
+    )
+
+
+def attestation_line(
+    *,
+    key: str | None,
+    user_id: int,
+    assignment_id: int,
+    quiz_attempt_id: int,
+    cycle: int | None,
+    course_key: str,
+    version_sha256: str,
+    language: str,
+    statement_sha256: str,
+    statement: str,
+    score_percent: int,
+    signed_at: datetime,
+    department: str | None,
+    person_email: str | None,
+    person_name: str | None,
+) -> str:
+    """A signature: whose, which version and statement, the score, when, and who they were
+    then (name and address under the person's key; the name typed is the entry's own digest)."""
+    return binding.line(
+        [
+            ("user_id", user_id),
+            ("assignment_id", assignment_id),
+            ("quiz_attempt_id", quiz_attempt_id),
+            ("cycle", cycle),
+            ("course_key", text_digest(course_key)),
+            ("version_sha256", version_sha256),
+            ("language", language),
+            ("statement_sha256", statement_sha256),
+            ("statement", text_digest(statement)),
+            ("score_percent", score_percent),
+            ("signed_at", signed_at),
+            ("department", text_digest(department)),
+            ("personal_person", keyed_digest(key, person_email, person_name)),
+        ]
+    )
+
+
+def attendance_line(
+    *,
+    user_id: int,
+    session_id: int,
+    starts_at: datetime,
+    minutes: int,
+    place: str,
+    instructor: str,
+    attended_at: datetime | None,
+    recorded_by_id: int | None,
+) -> str:
+    """An attended live session: who, which session (when, where, with whom) and when."""
+    return binding.line(
+        [
+            ("user_id", user_id),
+            ("session_id", session_id),
+            ("starts_at", starts_at),
+            ("minutes", minutes),
+            ("place", text_digest(place)),
+            ("instructor", text_digest(instructor)),
+            ("attended_at", attended_at),
+            ("recorded_by_id", recorded_by_id),
+        ]
+    )
+
+
+def exemption_line(
+    *,
+    user_id: int,
+    assignment_id: int,
+    reason: str,
+    expires_on: date | None,
+    created_at: datetime,
+    created_by_id: int | None,
+) -> str:
+    """An exemption as granted: whose cycle, why, until when, by whom."""
+    return binding.line(
+        [
+            ("user_id", user_id),
+            ("assignment_id", assignment_id),
+            ("reason", text_digest(reason)),
+            ("expires_on", expires_on),
+            ("created_at", created_at),
+            ("created_by_id", created_by_id),
+        ]
+    )
+
+
+def exemption_end_line(*, ended_at: datetime | None, end_reason: str | None) -> str:
+    """An exemption's end: when, and whether it expired or was revoked."""
+    return binding.line([("ended_at", ended_at), ("end_reason", end_reason)])
+
+
+def attestation_evidence(attestation: Attestation | Any, key: str | None) -> str:
+    """The line of an attestation (the object, or a row of its columns)."""
+    return attestation_line(
+        key=key,
+        user_id=attestation.user_id,
+        assignment_id=attestation.assignment_id,
+        quiz_attempt_id=attestation.quiz_attempt_id,
+        cycle=attestation.cycle,
+        course_key=attestation.course_key,
+        version_sha256=attestation.version_sha256,
+        language=attestation.language,
+        statement_sha256=attestation.statement_sha256,
+        statement=attestation.statement,
+        score_percent=attestation.score_percent,
+        signed_at=attestation.signed_at,
+        department=attestation.department,
+        person_email=attestation.person_email,
+        person_name=attestation.person_name,
+    )
+
+
+def attempt_evidence(attempt: QuizAttempt) -> str:
+    """The line of a graded quiz attempt row."""
+    return attempt_line(
+        user_id=attempt.assignment.user_id,
+        assignment_id=attempt.assignment_id,
+        number=attempt.number,
+        language=attempt.language,
+        served=attempt.served,
+        answers=attempt.answers,
+        started_at=attempt.started_at,
+        submitted_at=attempt.submitted_at,
+        correct_count=attempt.correct_count,
+        score_percent=attempt.score_percent,
+        passed=attempt.passed,
+    )
+
+
+def attendance_evidence(seat: LiveSeat) -> str:
+    """The line of an attended seat."""
+    live = seat.live_session
+    return attendance_line(
+        user_id=seat.user_id,
+        session_id=seat.session_id,
+        starts_at=live.starts_at,
+        minutes=live.minutes,
+        place=live.place,
+        instructor=live.instructor,
+        attended_at=seat.attended_at,
+        recorded_by_id=seat.recorded_by_id,
+    )
+
+
+def exemption_evidence(exemption: Exemption | Any) -> str:
+    """The line of an exemption as granted (the object, or a row of its columns)."""
+    return exemption_line(
+        user_id=exemption.user_id,
+        assignment_id=exemption.assignment_id,
+        reason=exemption.reason,
+        expires_on=exemption.expires_on,
+        created_at=exemption.created_at,
+        created_by_id=exemption.created_by_id,
+    )
+
+
+# Verification -------------------------------------------------------------------------------
+
+ENTRY_COLUMNS = (
+    "seq",
+    "person_ref",
+    "at",
+    "course_key",
+    "version_sha256",
+    "statement_sha256",
+    "language",
+    "score",
+    "personal_digest",
+    "evidence",
+)
+# Which column of an entry holds a row's field (the rest have the same name in both).
+ENTRY_COLUMN_OF = {
+    "user_id": "person_ref",
+    "submitted_at": "at",
+    "signed_at": "at",
+    "attended_at": "at",
+    "created_at": "at",
+    "score_percent": "score",
+}
+BATCH = 5_000
+
+
+def _named(prefix: str, column: Any) -> Any:
+    return literal(prefix, String) + cast(column, String)
+
+
+def _entry(kind: str, prefix: str, row_id: Any) -> tuple[Any, Any, list[Any]]:
+    """An entry of `kind` about the row, to outer-join, and its columns labelled `e_…`."""
+    alias = aliased(LedgerEntry)
+    on = and_(alias.kind == kind, alias.record == _named(prefix, row_id))
+    return alias, on, [getattr(alias, name).label(f"e_{name}") for name in ENTRY_COLUMNS]
+
+
+def _rows(session: Session, query: Select[Any]) -> Iterator[Any]:
+    yield from session.execute(query.execution_options(yield_per=BATCH))
+
+
+def _compare(
+    table: str, row: Any, expected: dict[str, object], line: str | None, erased: bool
+) -> Mismatch | None:
+    """The first field of the entry (its own columns, then its evidence line) that the row no
+    longer matches. An entry made before 0024 has no line: its own columns are what it holds."""
+    if row.e_seq is None:
+        return Mismatch(table, row.id, "", "has no ledger entry")
+    for name, value in expected.items():
+        column = ENTRY_COLUMN_OF.get(name, name)
+        if getattr(row, f"e_{column}") != value:
+            reason = f"differs from ledger entry {row.e_seq} ({column})"
+            return Mismatch(table, row.id, name, reason)
+    if row.e_evidence is not None and line is not None:
+        field = binding.first_difference(row.e_evidence, line, erased=erased)
+        if field is not None:
+            return Mismatch(table, row.id, field, f"differs from ledger entry {row.e_seq}")
+    return None
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else ledger.iso_at(moment)
+
+
+def _attempt_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+    entry, on, columns = _entry(ledger.Kind.QUIZ_RESULT, "attempt:", QuizAttempt.id)
+    query = (
+        select(
+            *QuizAttempt.__table__.c,
+            Assignment.user_id,
+            Course.key.label("course_key"),
+            CourseVersion.sha256.label("version_sha256"),
+            LedgerSubject.ref,
+            *columns,
+        )
+        .join(Assignment, Assignment.id == QuizAttempt.assignment_id)
+        .join(CourseVersion, CourseVersion.id == Assignment.course_version_id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(LedgerSubject, LedgerSubject.user_id == Assignment.user_id)
+        .outerjoin(entry, on)
+        .where(QuizAttempt.submitted_at.is_not(None))
+        .order_by(QuizAttempt.id)
+    )
+    for row in _rows(session, query):
+        if row.e_seq is None and row.submitted_at < since:
+            continue  # graded before the ledger began
+        expected = {
+            "user_id": row.ref,
+            "submitted_at": _iso(row.submitted_at),
+            "course_key": row.course_key,
+            "version_sha256": row.version_sha256,
+            "language": row.language,
+            "score_percent": row.score_percent,
+        }
+        line = attempt_line(
+            user_id=row.user_id,
+            assignment_id=row.assignment_id,
+            number=row.number,
+            language=row.language,
+            served=row.served,
+            answers=row.answers,
+            started_at=row.started_at,
+            submitted_at=row.submitted_at,
+            correct_count=row.correct_count,
+            score_percent=row.score_percent,
+            passed=row.passed,
+        )
+        problem = _compare("quiz_attempts", row, expected, line, erased=False)
+        if problem is not None:
+            yield problem
+
+
+def _attestation_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+    for kind in (ledger.Kind.ATTESTATION, ledger.Kind.COMPLETION):
+        entry, on, columns = _entry(kind, "attestation:", Attestation.id)
+        personal = aliased(LedgerPersonal)
+        query = (
+            select(
+                *Attestation.__table__.c,
+                LedgerSubject.ref,
+                LedgerSubject.digest_key,
+                LedgerSubject.erased_at,
+                personal.seq.label("p_seq"),
+                *(getattr(personal, name).label(f"p_{name}") for name in PERSONAL),
+                *columns,
+            )
+            .outerjoin(LedgerSubject, LedgerSubject.user_id == Attestation.user_id)
+            .outerjoin(entry, on)
+            .outerjoin(personal, personal.seq == entry.seq)
+            .order_by(Attestation.id)
+        )
+        for row in _rows(session, query):
+            if row.e_seq is None and row.signed_at < since:
+                continue  # signed before the ledger began
+            problem = _one_attestation(kind, row)
+            if problem is not None:
+                yield problem
+
+
+def _one_attestation(kind: str, row: Any) -> Mismatch | None:
+    erased = row.erased_at is not None
+    expected: dict[str, object] = {
+        "user_id": row.ref,
+        "signed_at": _iso(row.signed_at),
+        "course_key": row.course_key,
+        "version_sha256": row.version_sha256,
+        "language": row.language,
+        "score_percent": row.score_percent,
+    }
+    if kind == ledger.Kind.ATTESTATION:
+        expected["statement_sha256"] = row.statement_sha256
+    line = attestation_evidence(row, row.digest_key)
+    problem = _compare("attestations", row, expected, line, erased)
+    if problem is not None:
+        return problem
+    if text_digest(row.statement) != row.statement_sha256:
+        return Mismatch("attestations", row.id, "statement", "differs from its sha256")
+    if kind == ledger.Kind.ATTESTATION:
+        return _personal_problem(row, erased)
+    return None
+
+
+PERSONAL = ("typed_name", "ip", "user_agent")
+
+
+def _personal_problem(row: Any, erased: bool) -> Mismatch | None:
+    """The name typed, IP and browser against the entry's keyed digest (and the copy kept in
+    ledger_personal); after erasure they must be empty, as erasure left them."""
+    values = tuple(getattr(row, name) for name in PERSONAL)
+    if erased:
+        left = [n for n, v in zip(PERSONAL, values, strict=True) if v]
+        left += [n for n in ("person_email", "person_name") if getattr(row, n)]
+        if left:
+            return Mismatch("attestations", row.id, left[0], "not empty after erasure")
+        if row.p_seq is not None:
+            return Mismatch("ledger_personal", row.p_seq, "seq", "kept after erasure")
+        return None
+    if row.p_seq is not None:
+        kept = tuple(getattr(row, f"p_{name}") for name in PERSONAL)
+        if ledger.personal_digest(row.digest_key, *kept) != row.e_personal_digest:
+            field = _differing(kept, values)
+            return Mismatch("ledger_personal", row.p_seq, field, "differs from its digest")
+        if kept != values:
+            field = _differing(values, kept)
+            return Mismatch("attestations", row.id, field, "differs from ledger_personal")
+    elif row.e_personal_digest is not None:
+        if ledger.personal_digest(row.digest_key, *values) != row.e_personal_digest:
+            return Mismatch("attestations", row.id, "typed_name, ip or user_agent", "differs")
+        return Mismatch("ledger_personal", row.e_seq, "seq", "missing")
+    return None
+
+
+def _differing(values: tuple[object, ...], others: tuple[object, ...]) -> str:
+    return next(
+        (n for n, a, b in zip(PERSONAL, values, others, strict=True) if a != b),
+        "typed_name, ip or user_agent",
+    )
+
+
+def _attendance_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+    entry, on, columns = _entry(ledger.Kind.COMPLETION, "attendance:", LiveSeat.id)
+    query = (
+        select(
+            *LiveSeat.__table__.c,
+            LiveSession.starts_at,
+            LiveSession.minutes,
+            LiveSession.place,
+            LiveSession.instructor,
+            Course.key.label("course_key"),
+            LedgerSubject.ref,
+            *columns,
+        )
+        .join(LiveSession, LiveSession.id == LiveSeat.session_id)
+        .join(Course, Course.id == LiveSession.course_id)
+        .outerjoin(LedgerSubject, LedgerSubject.user_id == LiveSeat.user_id)
+        .outerjoin(entry, on)
+        .where(LiveSeat.attended_at.is_not(None))
+        .order_by(LiveSeat.id)
+    )
+    for row in _rows(session, query):
+        if row.e_seq is None:
+            continue  # attended a course already completed: the seat completed nothing
+        expected = {
+            "user_id": row.ref,
+            "attended_at": _iso(row.attended_at),
+            "course_key": row.course_key,
+        }
+        line = attendance_line(
+            user_id=row.user_id,
+            session_id=row.session_id,
+            starts_at=row.starts_at,
+            minutes=row.minutes,
+            place=row.place,
+            instructor=row.instructor,
+            attended_at=row.attended_at,
+            recorded_by_id=row.recorded_by_id,
+        )
+        problem = _compare("live_seats", row, expected, line, erased=False)
+        if problem is not None:
+            yield problem
+
+
+def _exemption_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+    granted, on_grant, columns = _entry(ledger.Kind.EXEMPTION, "exemption:", Exemption.id)
+    ended = aliased(LedgerEntry)
+    on_end = and_(
+        ended.kind == ledger.Kind.EXEMPTION_END,
+        ended.record == _named("exemption:", Exemption.id),
+    )
+    query = (
+        select(
+            *Exemption.__table__.c,
+            LedgerSubject.ref,
+            *columns,
+            ended.seq.label("end_seq"),
+            ended.at.label("end_at"),
+            ended.evidence.label("end_evidence"),
+        )
+        .outerjoin(LedgerSubject, LedgerSubject.user_id == Exemption.user_id)
+        .outerjoin(granted, on_grant)
+        .outerjoin(ended, on_end)
+        .order_by(Exemption.id)
+    )
+    for row in _rows(session, query):
+        if row.e_seq is None and row.created_at < since:
+            continue  # granted before exemptions were entered in the ledger
+        expected = {"user_id": row.ref, "created_at": _iso(row.created_at)}
+        problem = _compare("exemptions", row, expected, exemption_evidence(row), erased=False)
+        if problem is None:
+            problem = _end_problem(row)
+        if problem is not None:
+            yield problem
+
+
+def _end_problem(row: Any) -> Mismatch | None:
+    if row.end_seq is None:
+        if row.ended_at is not None or row.end_reason is not None:
+            return Mismatch("exemptions", row.id, "ended_at", "has no ledger entry for its end")
+        return None
+    now = exemption_end_line(ended_at=row.ended_at, end_reason=row.end_reason)
+    field = binding.first_difference(row.end_evidence or "", now, erased=False)
+    if field is None and row.end_at != _iso(row.ended_at):
+        field = "ended_at"
+    if field is not None:
+        return Mismatch("exemptions", row.id, field, f"differs from ledger entry {row.end_seq}")
+    return None
+
+
+def _orphans(session: Session) -> Mismatch | None:
+    """The first entry whose record is gone (or was never there)."""
+    first: Mismatch | None = None
+    for prefix, table in PREFIXES.items():
+        model: Any = {
+            "quiz_attempts": QuizAttempt,
+            "attestations": Attestation,
+            "live_seats": LiveSeat,
+            "exemptions": Exemption,
+        }[table]
+        row_id = cast(func.substr(LedgerEntry.record, len(prefix) + 1), Integer)
+        there = exists().where(model.id == row_id, _named(prefix, model.id) == LedgerEntry.record)
+        orphan = session.execute(
+            select(LedgerEntry.seq, LedgerEntry.record)
+            .where(LedgerEntry.record.startswith(prefix, autoescape=True), ~there)
+            .order_by(LedgerEntry.seq)
+            .limit(1)
+        ).first()
+        if orphan is not None and (first is None or int(orphan[0]) < int(first.row_id)):
+            first = Mismatch("ledger_entries", orphan[0], "record", f"{orphan[1]}: no such row")
+    unknown = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.record)
+        .where(*(~LedgerEntry.record.startswith(p, autoescape=True) for p in PREFIXES))
+        .order_by(LedgerEntry.seq)
+        .limit(1)
+    ).first()
+    if unknown is not None and (first is None or int(unknown[0]) < int(first.row_id)):
+        first = Mismatch("ledger_entries", unknown[0], "record", f"{unknown[1]}: no such row")
+    return first
+
+
+def _personal_orphans(session: Session) -> Mismatch | None:
+    """Personal fields kept for an entry that has no personal digest (or no entry)."""
+    orphan = session.scalar(
+        select(LedgerPersonal.seq)
+        .outerjoin(LedgerEntry, LedgerEntry.seq == LedgerPersonal.seq)
+        .where(LedgerEntry.personal_digest.is_(None))
+        .order_by(LedgerPersonal.seq)
+        .limit(1)
+    )
+    if orphan is None:
+        return None
+    return Mismatch("ledger_personal", orphan, "seq", "no entry with a personal digest")
+
+
+def _first_exemption(session: Session) -> datetime:
+    """Exemptions are entered in the ledger since revision 0024: the first one's time (those
+    granted before have no entry), or the end of time when there is none yet."""
+    first = session.scalar(
+        select(func.min(LedgerEntry.at)).where(LedgerEntry.kind == ledger.Kind.EXEMPTION)
+    )
+    if first is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return datetime.fromisoformat(first.replace("Z", "+00:00"))
+
+
+def verify_records(session: Session) -> Mismatch | None:
+    """Every evidence row against its ledger entries, and every entry against its row; the
+    first place (table, id, field) where they part, or None when all agree."""
+    first = session.scalar(select(LedgerEntry.at).where(LedgerEntry.seq == 1))
+    if first is None:
+        return None  # an empty ledger: the checkpoints say whether it should be
+    since = datetime.fromisoformat(first.replace("Z", "+00:00"))
+    for problems in (
+        _attestation_problems(session, since),
+        _attempt_problems(session, since),
+        _attendance_problems(session, since),
+        _exemption_problems(session, _first_exemption(session)),
+    ):
+        problem = next(problems, None)
+        if problem is not None:
+            return problem
+    return _orphans(session) or _personal_orphans(session)
