@@ -13,7 +13,7 @@ import click
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from flask import current_app
 from flask.cli import AppGroup
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
 
 from lms import clock
 from lms.admin import people_import as importer
@@ -30,6 +30,8 @@ from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
 from lms.integrations.xapi.cli import xapi_group
+from lms.people.models import Role
+from lms.people.service import PeopleError
 from lms.people.sso.cli import sso_group
 from lms.reminders.jobs import JOBS
 from lms.training.evidence_lines import verify_records
@@ -294,21 +296,46 @@ def _summary(counts: Mapping[importer.Action, int], verb: str) -> str:
     return f"{verb}: {', '.join(done)}; {counts[importer.Action.UNCHANGED]} unchanged"
 
 
-def _apply_with_progress(
-    session: Session, plan: importer.ImportPlan, path: Path, now: datetime
+def _apply_in_batches(
+    plan: importer.ImportPlan, path: Path, now: datetime
 ) -> importer.ImportResult:
-    label = "Importing people"
-    with click.progressbar(length=len(plan.rows), label=label, file=sys.stderr) as bar:
-        return importer.apply(
-            session,
-            plan,
-            now,
-            actor_id=None,
-            default_timezone=settings().default_timezone,
-            preboarding_days=settings().preboarding_days,
-            source=path.name,
-            progress=bar.update,
-        )
+    """Each batch its own transaction, so other writers (sign-ins) get their turn between
+    them; a failed batch leaves the ones before it applied and says where it stopped."""
+    session = database().new_session()
+    try:
+        try:
+            run = importer.begin(session, plan)
+        except importer.ImportRejected as rejected:  # Vern changed since the preview
+            session.rollback()
+            _exit_with_problems(path, rejected.problems)
+        label = "Importing people"
+        with click.progressbar(length=run.steps, label=label, file=sys.stderr) as bar:
+            try:
+                for _batch in importer.batches(
+                    session,
+                    run,
+                    now,
+                    actor_id=None,
+                    default_timezone=settings().default_timezone,
+                    preboarding_days=settings().preboarding_days,
+                    source=path.name,
+                ):
+                    session.commit()
+                    bar.update(run.done - bar.pos)
+            except (SQLAlchemyError, PeopleError) as error:
+                session.rollback()
+                importer.record_stopped(session, run, error, clock.now(), None, source=path.name)
+                session.commit()
+                click.echo(
+                    f"\n{path}: stopped after line {run.line} ({run.done} of {run.steps} "
+                    f"batches done): {error}\nWhat came before is saved; import the same "
+                    "file again to finish.",
+                    err=True,
+                )
+                raise SystemExit(1) from None
+        return run.result
+    finally:
+        session.close()
 
 
 @people_group.command("import")
@@ -318,17 +345,16 @@ def people_import(path: Path, dry_run: bool) -> None:
     """Create and update people from a CSV file; exit 1 and write nothing on any problem."""
     plan = _read_people_file(path)
     now = clock.now()
-    # One transaction: what was checked is what is applied.
     with database().transaction() as session:
         preview = importer.preview(session, plan, now)
         _echo_preview(preview)
-        apply = preview.ok and not dry_run
-        result = _apply_with_progress(session, plan, path, now) if apply else None
     if not preview.ok:
         _exit_with_problems(path, preview.problems)
-    if result is None:
+    if dry_run:
         click.echo(_summary(preview.counts(), "dry run, nothing written; would"))
         return
+    # Applying checks the file against Vern again: what is applied is what was checked.
+    result = _apply_in_batches(plan, path, now)
     click.echo(_summary(result.counts, "imported"))
     click.echo(f"{result.assignments} assignments created")
 
@@ -351,6 +377,47 @@ def people_set_password(email: str, password: str) -> None:
             raise click.ClickException(str(error)) from None
         record(session, action="password.set_by_operator", now=clock.now(), subject_user_id=user.id)
     click.echo(f"password set for {email}; their open sessions have ended")
+
+
+def _change_role(email: str, role: str, *, grant: bool) -> None:
+    from lms.admin.people_admin import grant_role, revoke_role
+    from lms.people.service import LastActiveAdmin, user_by_email
+
+    with database().transaction() as session:
+        user = user_by_email(session, email)
+        if user is None:
+            raise click.ClickException(f"nobody has the email {email}")
+        change = grant_role if grant else revoke_role
+        try:
+            changed = change(session, user, Role(role), actor_id=None, now=clock.now())
+        except LastActiveAdmin:
+            raise click.ClickException(
+                f"{email} is the only active admin; grant admin to someone else first"
+            ) from None
+        roles = ", ".join(sorted(str(r) for r in user.roles)) or "none"
+    if not changed:
+        click.echo(f"{email} {'already has' if grant else 'does not have'} the role {role}")
+    else:
+        click.echo(f"{email} now has the roles: {roles}")
+
+
+ROLE_CHOICE = click.Choice([str(role) for role in Role])
+
+
+@people_group.command("grant-role")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+def people_grant_role(email: str, role: str) -> None:
+    """Give a person a role (admin, hr, auditor); audited."""
+    _change_role(email, role, grant=True)
+
+
+@people_group.command("revoke-role")
+@click.argument("email")
+@click.argument("role", type=ROLE_CHOICE)
+def people_revoke_role(email: str, role: str) -> None:
+    """Take a role from a person; the last active admin keeps theirs. Audited."""
+    _change_role(email, role, grant=False)
 
 
 @lms_group.group("ledger")

@@ -11,8 +11,16 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lms.audit.service import record
-from lms.people.models import Department, Role, User, UserRole
-from lms.people.service import create_user, deactivate, normalise_email, reactivate, set_manager
+from lms.people.models import Department, Role, User
+from lms.people.service import (
+    create_user,
+    deactivate,
+    keep_an_active_admin,
+    normalise_email,
+    reactivate,
+    set_manager,
+    set_roles,
+)
 from lms.reminders.invitations import invite_due
 from lms.training.cycles import assign_courses
 
@@ -30,6 +38,12 @@ class ReportsNeedAManager(Exception):
 
 class UnknownPerson(LookupError):
     pass
+
+
+def may_change(actor: User, person: User) -> bool:
+    """Only an admin changes an admin (details, roles, leaving, coming back): HR could
+    otherwise let every admin go and leave nobody to undo it."""
+    return actor.has_role(Role.ADMIN) or not person.has_role(Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -96,14 +110,15 @@ def update_person(
 ) -> dict[str, list[Any]]:
     """Change a person's details; returns what changed (before, after), which is audited.
     `roles` None leaves them as they are (only admins may grant roles). A manager that would
-    close a loop in the reporting chain is refused (people.service.ReportingCycle)."""
+    close a loop in the reporting chain is refused (people.service.ReportingCycle), and so is
+    taking admin from the last active admin (people.service.LastActiveAdmin)."""
     before = _snapshot(person)
     set_manager(session, person, manager)
     person.department = department
     person.start_date = start_date
     person.locale = locale
-    if roles is not None:
-        person.role_grants = [UserRole(role=str(role)) for role in sorted(roles)]
+    if roles is not None and roles != person.roles:
+        set_roles(session, person, roles)  # refuses demoting the last active admin
     session.flush()
     after = _snapshot(person)
     changes = {key: [before[key], after[key]] for key in before if before[key] != after[key]}
@@ -117,6 +132,39 @@ def update_person(
             changes=changes,
         )
     return changes
+
+
+def grant_role(
+    session: Session, person: User, role: Role, *, actor_id: int | None, now: datetime
+) -> bool:
+    """Give `person` the role (audited); False if they had it already."""
+    return _change_roles(session, person, person.roles | {role}, actor_id=actor_id, now=now)
+
+
+def revoke_role(
+    session: Session, person: User, role: Role, *, actor_id: int | None, now: datetime
+) -> bool:
+    """Take the role from `person` (audited); False if they did not have it. Admin is never
+    taken from the last active admin (people.service.LastActiveAdmin)."""
+    return _change_roles(session, person, person.roles - {role}, actor_id=actor_id, now=now)
+
+
+def _change_roles(
+    session: Session, person: User, roles: frozenset[Role], *, actor_id: int | None, now: datetime
+) -> bool:
+    before = sorted(str(role) for role in person.roles)
+    if roles == person.roles:
+        return False
+    set_roles(session, person, roles)
+    record(
+        session,
+        action="person.update",
+        now=now,
+        actor_id=actor_id,
+        subject_user_id=person.id,
+        changes={"roles": [before, sorted(str(role) for role in roles)]},
+    )
+    return True
 
 
 @dataclass(frozen=True)
@@ -183,7 +231,9 @@ def deactivate_person(
     session: Session, person: User, *, reassign_to: User | None, actor_id: int, now: datetime
 ) -> int:
     """Let someone go: their active reports move to `reassign_to` (required if there are any),
-    their logins end, reminders stop, history stays. Returns how many reports moved."""
+    their logins end, reminders stop, history stays. Returns how many reports moved. The last
+    active admin cannot leave (people.service.LastActiveAdmin)."""
+    keep_an_active_admin(session, person)
     reports = direct_reports(session, person)
     if reports and reassign_to is None:
         raise ReportsNeedAManager(len(reports))

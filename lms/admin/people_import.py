@@ -2,7 +2,14 @@
 
 For HR without a provisioning system. `external_id` is the key, so importing the same file
 again changes nothing; a file with any problem changes nothing at all. People who are not in
-the file are left alone: the file need not list everyone."""
+the file are left alone: the file need not list everyone.
+
+A checked file is applied in batches (`batches`), each committed by the caller: on SQLite a
+transaction holds the write lock, and an organisation's file in one transaction kept every
+sign-in waiting past its busy timeout. Should a batch fail (the database goes away, someone
+took an email since the check), the batches before it stay applied and the caller says at
+which line it stopped; importing the same file again finishes the job, because rows already
+applied are unchanged rows."""
 
 from __future__ import annotations
 
@@ -20,8 +27,9 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from lms.audit.service import record
 from lms.messages import N_
-from lms.people.models import Department, User
+from lms.people.models import Department, Role, User
 from lms.people.service import (
+    active_admin_ids,
     create_user,
     deactivate,
     email_problem,
@@ -47,6 +55,9 @@ FALSE_WORDS = frozenset({"false", "0", "no"})
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 LOOKUP_CHUNK = 500  # ids per IN (...): far below every database's limit on bound parameters
+# Rows per committed batch: well under a second of SQLite's write lock each, so a sign-in
+# waits at most that long (its busy timeout is 10 s).
+BATCH_ROWS = 200
 
 Progress = Callable[[int], None]
 
@@ -71,6 +82,8 @@ class ProblemKind(StrEnum):
     UNKNOWN_MANAGER = "unknown-manager"
     MANAGER_CYCLE = "manager-cycle"
     EMAIL_TAKEN = "email-taken"
+    LAST_ADMIN = "last-admin"
+    ADMINS_ONLY = "admins-only"
 
 
 # %(value)s is the offending value, %(other)s what it clashes with or what would be right.
@@ -99,6 +112,10 @@ MESSAGES: dict[ProblemKind, str] = {
     ),
     ProblemKind.MANAGER_CYCLE: N_("the reporting line would go round in a circle: %(value)s"),
     ProblemKind.EMAIL_TAKEN: N_('"%(value)s" already belongs to someone else in Vern (%(other)s)'),
+    ProblemKind.LAST_ADMIN: N_(
+        "%(value)s is the only active admin left: make someone else an admin before they leave"
+    ),
+    ProblemKind.ADMINS_ONLY: N_("%(value)s is an admin: only an admin imports changes to an admin"),
 }
 
 
@@ -613,12 +630,43 @@ def _database_cycles(session: Session, resolution: _Resolution) -> list[Problem]
     return problems
 
 
-def _resolve(session: Session, plan: ImportPlan) -> _Resolution:
+def _admin_problems(session: Session, resolution: _Resolution, by_admin: bool) -> list[Problem]:
+    """Rows that would leave Vern without an active admin, and, for an importer who is not an
+    admin, rows that change an admin at all (only admins change admins)."""
+    remaining = set(active_admin_ids(session))
+    leaving: list[tuple[ImportRow, User]] = []
+    problems: list[Problem] = []
+    for row in resolution.plan.rows:
+        user = resolution.matches.get(row.external_id)
+        if user is None or not user.has_role(Role.ADMIN):
+            continue
+        if not by_admin and _changes(resolution, row, user):
+            problems.append(Problem(row.line, "external_id", ProblemKind.ADMINS_ONLY, user.email))
+        if row.active is False and user.active:
+            remaining.discard(user.id)
+            leaving.append((row, user))
+        elif row.active and not user.active:
+            remaining.add(user.id)
+    if leaving and not remaining:
+        problems.extend(
+            Problem(row.line, "active", ProblemKind.LAST_ADMIN, user.email) for row, user in leaving
+        )
+    return problems
+
+
+def _resolve(session: Session, plan: ImportPlan, by_admin: bool = True) -> _Resolution:
     matches, email_problems = _match_people(session, plan)
     managers, manager_problems = _find_managers(session, plan)
     resolution = _Resolution(plan, matches, managers, [])
     cycle_problems = _database_cycles(session, resolution)
-    problems = [*plan.problems, *email_problems, *manager_problems, *cycle_problems]
+    admin_problems = _admin_problems(session, resolution, by_admin)
+    problems = [
+        *plan.problems,
+        *email_problems,
+        *manager_problems,
+        *cycle_problems,
+        *admin_problems,
+    ]
     resolution.problems = sorted(problems, key=Problem.sort_key)
     return resolution
 
@@ -692,12 +740,15 @@ def _preview(session: Session, resolution: _Resolution) -> ImportPreview:
     )
 
 
-def preview(session: Session, plan: ImportPlan, now: datetime) -> ImportPreview:
+def preview(
+    session: Session, plan: ImportPlan, now: datetime, *, by_admin: bool = True
+) -> ImportPreview:
     """What applying the plan would do to each row, and every problem; writes nothing.
 
     Rows with problems of their own are compared with Vern once they are fixed. `now` is the
-    moment the changes would take effect; nothing in a preview depends on it yet."""
-    return _preview(session, _resolve(session, plan))
+    moment the changes would take effect; nothing in a preview depends on it yet. `by_admin`
+    False (HR importing) makes any change to an admin a problem."""
+    return _preview(session, _resolve(session, plan, by_admin))
 
 
 # Applying -------------------------------------------------------------------------------
@@ -747,35 +798,156 @@ def _write_details(
     return user
 
 
-def _write_managers(session: Session, resolution: _Resolution, people: dict[str, User]) -> None:
-    """Give everyone the manager the file names.
+def _write_managers(
+    session: Session, resolution: _Resolution, people: dict[str, User], rows: list[ImportRow]
+) -> Iterator[int]:
+    """Give everyone the manager the file names, a batch at a time (yields rows done).
 
-    Changed lines are first cut, then joined: swapping two people's places would otherwise
+    Changed lines are first all cut, then joined: swapping two people's places would otherwise
     look like a loop halfway through, though the end result has none."""
     if "manager_external_id" not in resolution.plan.columns:
         return
     moves: list[tuple[User, User | None]] = []
-    for row in resolution.plan.rows:
+    for row in rows:
         user = people[row.external_id]
         wanted = row.manager_external_id or ""
         manager = people.get(wanted) or resolution.managers.get(wanted)
         if user.manager_id != (manager.id if manager else None):
             moves.append((user, manager))
-    for user, _ in moves:
-        set_manager(session, user, None)
-    for user, manager in moves:
-        set_manager(session, user, manager)
+    for batch in _chunks(moves):
+        for user, _ in batch:
+            set_manager(session, user, None)
+        yield len(batch)
+    for batch in _chunks(moves):
+        for user, manager in batch:
+            set_manager(session, user, manager)
+        yield len(batch)
 
 
 def _write_active(
-    session: Session, plan: ImportPlan, people: dict[str, User], now: datetime
-) -> None:
-    for row in plan.rows:
-        user = people[row.external_id]
-        if row.active is False and user.active:
-            deactivate(session, user, now)  # ends their login sessions too
-        elif row.active and not user.active:
+    session: Session, rows: list[ImportRow], people: dict[str, User], now: datetime
+) -> Iterator[int]:
+    """Bring people back, then let people go, a batch at a time (yields rows done): an admin
+    coming back lets another one leave (people.service.LastActiveAdmin)."""
+    back = [people[r.external_id] for r in rows if r.active and not people[r.external_id].active]
+    for batch in _chunks(back):
+        for user in batch:
             reactivate(session, user)
+        yield len(batch)
+    leaving = [people[r.external_id] for r in rows if r.active is False]
+    for batch in _chunks([user for user in leaving if user.active]):
+        for user in batch:
+            deactivate(session, user, now)  # ends their login sessions too
+        yield len(batch)
+
+
+T = TypeVar("T")
+
+
+def _chunks(items: list[T], size: int = BATCH_ROWS) -> Iterator[list[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class ImportRun:
+    """A checked plan on its way into Vern: how far it got, and what it does in all."""
+
+    plan: ImportPlan
+    resolution: _Resolution
+    planned: ImportPreview
+    steps: int  # batches in all, the final one (courses, audit) included
+    done: int = 0  # batches applied (flushed) so far
+    line: int = 0  # the last line of the file whose own details are applied
+    assignments: int = 0
+
+    @property
+    def result(self) -> ImportResult:
+        return ImportResult(self.planned.counts(), self.planned.new_departments, self.assignments)
+
+
+def begin(session: Session, plan: ImportPlan, *, by_admin: bool = True) -> ImportRun:
+    """Check the plan against Vern once more (ImportRejected, nothing written, on any problem)."""
+    resolution = _resolve(session, plan, by_admin)
+    if resolution.problems:
+        raise ImportRejected(resolution.problems)
+    rows = len(plan.rows)
+    batches = -(-rows // BATCH_ROWS)
+    with_managers = "manager_external_id" in plan.columns
+    # details; managers cut, then joined; who comes back, then who leaves; the end (at most)
+    steps = batches * (3 if with_managers else 1) + batches + 2
+    return ImportRun(plan, resolution, _preview(session, resolution), steps)
+
+
+def batches(
+    session: Session,
+    run: ImportRun,
+    now: datetime,
+    actor_id: int | None,
+    *,
+    default_timezone: str = "Europe/Oslo",
+    preboarding_days: int | None = None,
+    source: str | None = None,
+) -> Iterator[ImportRun]:
+    """Apply a begun run a batch at a time, flushed; the caller commits after each one it is
+    given (a web request, a command). New people get their courses in the last batch, which
+    also records one audit event with the counts."""
+    plan, resolution = run.plan, run.resolution
+    departments: dict[str, Department] = {}
+    people: dict[str, User] = {}
+    rows = list(plan.rows)
+    for batch in _chunks(rows):
+        for row in batch:
+            people[row.external_id] = _write_details(
+                session, resolution, row, departments, default_timezone, now
+            )
+        run.done, run.line = run.done + 1, batch[-1].line
+        yield run
+    for _moved in _write_managers(session, resolution, people, rows):
+        run.done += 1
+        yield run
+    for _changed in _write_active(session, rows, people, now):
+        run.done += 1
+        yield run
+    run.assignments = assign_courses(session, now, preboarding_days=preboarding_days)
+    counts = run.planned.counts()
+    detail: dict[str, Any] = {str(action): count for action, count in counts.items()}
+    record(
+        session,
+        action="people.import",
+        now=now,
+        actor_id=actor_id,
+        source=source,
+        rows=len(plan.rows),
+        new_departments=list(run.planned.new_departments),
+        assignments=run.assignments,
+        **detail,
+    )
+    run.done = run.steps
+    yield run
+
+
+def record_stopped(
+    session: Session,
+    run: ImportRun,
+    cause: BaseException,
+    now: datetime,
+    actor_id: int | None,
+    *,
+    source: str | None = None,
+) -> None:
+    """Audit how far an import got whose batch failed (the batches before it stay)."""
+    record(
+        session,
+        action="people.import_stopped",
+        now=now,
+        actor_id=actor_id,
+        source=source,
+        rows=len(run.plan.rows),
+        applied_through_line=run.line,
+        batches_applied=run.done,
+        reason=type(cause).__name__,
+    )
 
 
 def apply(
@@ -787,37 +959,20 @@ def apply(
     default_timezone: str = "Europe/Oslo",
     preboarding_days: int | None = None,
     source: str | None = None,
-    progress: Progress | None = None,
+    by_admin: bool = True,
 ) -> ImportResult:
-    """Carry out a plan that has no problems at all (else ImportRejected, nothing written).
-
-    New people get their courses at once; one audit event records the counts."""
-    resolution = _resolve(session, plan)
-    if resolution.problems:
-        raise ImportRejected(resolution.problems)
-    planned = _preview(session, resolution)
-    departments: dict[str, Department] = {}
-    people: dict[str, User] = {}
-    for row in plan.rows:
-        people[row.external_id] = _write_details(
-            session, resolution, row, departments, default_timezone, now
-        )
-        if progress is not None:
-            progress(1)
-    _write_managers(session, resolution, people)
-    _write_active(session, plan, people, now)
-    assigned = assign_courses(session, now, preboarding_days=preboarding_days)
-    counts = planned.counts()
-    detail: dict[str, Any] = {str(action): count for action, count in counts.items()}
-    record(
+    """Carry out a plan that has no problems at all (else ImportRejected, nothing written),
+    in the caller's one transaction: for small files and tests; pages and commands commit
+    batch by batch (`begin`, `batches`)."""
+    run = begin(session, plan, by_admin=by_admin)
+    for _step in batches(
         session,
-        action="people.import",
-        now=now,
-        actor_id=actor_id,
+        run,
+        now,
+        actor_id,
+        default_timezone=default_timezone,
+        preboarding_days=preboarding_days,
         source=source,
-        rows=len(plan.rows),
-        new_departments=list(planned.new_departments),
-        assignments=assigned,
-        **detail,
-    )
-    return ImportResult(counts, planned.new_departments, assigned)
+    ):
+        pass
+    return run.result

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from lms import clock
 from lms.admin import people_import as importer
@@ -15,10 +18,12 @@ from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Role
+from lms.people.service import PeopleError
 from lms.reminders import invitations
 
 bp = Blueprint("people_import", __name__, url_prefix="/admin/people")
 IMPORTERS = (Role.HR, Role.ADMIN)
+log = logging.getLogger(__name__)
 
 
 def reason(problem: importer.Problem) -> str:
@@ -63,7 +68,8 @@ def upload() -> ResponseReturnValue:
     except importer.NotUtf8 as error:
         return _page(form, _problem_preview(error.problem))
     session = db_session()
-    preview = importer.preview(session, importer.parse(text), clock.now())
+    by_admin = current_user.has_role(Role.ADMIN)
+    preview = importer.preview(session, importer.parse(text), clock.now(), by_admin=by_admin)
     # The preview shows other people's current details, which is a read worth recording.
     record(
         session,
@@ -86,20 +92,42 @@ def apply() -> ResponseReturnValue:
         return redirect(url_for("people_import.upload"))
     session = db_session()
     now = clock.now()
+    actor_id, by_admin = current_user.id, current_user.has_role(Role.ADMIN)
     plan = importer.parse(form.csv_text.data or "")
     try:
-        result = importer.apply(
-            session,
-            plan,
-            now,
-            actor_id=current_user.id,
-            default_timezone=settings().default_timezone,
-            preboarding_days=settings().preboarding_days,
-        )
+        run = importer.begin(session, plan, by_admin=by_admin)
     except importer.ImportRejected:
         # Vern changed since the preview (someone took an email, say): show what is wrong now.
         mark_rollback()
-        return _page(UploadForm(), importer.preview(session, plan, now), status=409)
+        return _page(
+            UploadForm(), importer.preview(session, plan, now, by_admin=by_admin), status=409
+        )
+    try:
+        for _batch in importer.batches(
+            session,
+            run,
+            now,
+            actor_id,
+            default_timezone=settings().default_timezone,
+            preboarding_days=settings().preboarding_days,
+        ):
+            session.commit()  # a batch at a time, so sign-ins are not kept waiting
+    except (SQLAlchemyError, PeopleError) as error:
+        log.exception("people import stopped after line %s", run.line)
+        session.rollback()
+        importer.record_stopped(session, run, error, clock.now(), actor_id)
+        flash(
+            _(
+                "The import stopped after line %(line)s (%(done)s of %(steps)s steps done). "
+                "What came before is saved; import the same file again to finish.",
+                line=run.line,
+                done=run.done,
+                steps=run.steps,
+            ),
+            "error",
+        )
+        return redirect(url_for("people_import.upload"))
+    result = run.result
     # Whoever is due an invitation gets it now rather than at the next sweep.
     invitations.invite_due(
         session,

@@ -48,6 +48,10 @@ class InvalidCredentials(PeopleError):
     pass
 
 
+class LastActiveAdmin(PeopleError):
+    """The change would leave Vern without an active admin: nobody could give the role back."""
+
+
 @dataclass(frozen=True)
 class LoginStarted:
     token: str
@@ -209,8 +213,39 @@ def set_manager(session: Session, user: User, manager: User | None) -> None:
     session.flush()
 
 
+def active_admin_ids(session: Session) -> list[int]:
+    """Who is an active admin now. On PostgreSQL their rows stay locked until the end of the
+    transaction, so two people taking away two different admins at once cannot each count
+    the other one as the admin who remains."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .join(UserRole, UserRole.user_id == User.id)
+            .where(UserRole.role == str(Role.ADMIN), User.active.is_(True))
+            .order_by(User.id)
+            .with_for_update(of=User)
+        )
+    )
+
+
+def keep_an_active_admin(session: Session, user: User) -> None:
+    """Refuse (LastActiveAdmin) to let `user` stop being an active admin if nobody else is."""
+    if user.active and user.has_role(Role.ADMIN) and active_admin_ids(session) == [user.id]:
+        raise LastActiveAdmin(f"{user.email} is the only active admin")
+
+
+def set_roles(session: Session, user: User, roles: frozenset[Role]) -> None:
+    """Give `user` exactly `roles`; taking admin from the last active admin is refused."""
+    if Role.ADMIN not in roles:
+        keep_an_active_admin(session, user)
+    user.role_grants = [UserRole(role=str(role)) for role in sorted(roles)]
+    session.flush()
+
+
 def deactivate(session: Session, user: User, now: datetime) -> None:
-    """A leaver: cannot log in, is not chased, keeps their history; every session ends now."""
+    """A leaver: cannot log in, is not chased, keeps their history; every session ends now.
+    The last active admin cannot leave (LastActiveAdmin)."""
+    keep_an_active_admin(session, user)
     if user.active:
         user.active = False
         user.deactivated_at = now

@@ -25,6 +25,7 @@ from scim2_models import (
     InvalidFilterException,
     InvalidPathException,
     InvalidValueException,
+    MutabilityException,
     NotFoundException,
     NotImplementedException,
     PreconditionFailedException,
@@ -47,6 +48,7 @@ from lms.integrations.scim.schemas import ENTERPRISE_SCHEMA, USER_SCHEMA, VERN_S
 from lms.people.models import Department, User
 from lms.people.service import (
     DuplicateEmail,
+    LastActiveAdmin,
     ReportingCycle,
     create_user,
     deactivate,
@@ -653,7 +655,18 @@ class VernScimStorage(ScimStorage):
         if active and not user.active:
             reactivate(self.session, user)
         elif not active and user.active:
+            self._deactivate(user)
+
+    def _deactivate(self, user: User) -> None:
+        """Ends every login too; the last active admin stays (RFC 7644 3.12: the attribute
+        cannot change in the resource's current state)."""
+        try:
             deactivate(self.session, user, self.now)
+        except LastActiveAdmin:
+            raise MutabilityException(
+                detail=f"{user.email} is Vern's only active admin: make someone else an admin "
+                "in Vern before deactivating or deleting them"
+            ) from None
 
     def _audit_change(self, user: User, before: dict[str, Any], creating: bool) -> None:
         after = self._user_payload(user)
@@ -668,7 +681,7 @@ class VernScimStorage(ScimStorage):
             self._audit("scim.user.update", user.id, changes=changes)
 
     def _delete_user(self, user: User) -> None:
-        deactivate(self.session, user, self.now)  # ends every login too
+        self._deactivate(user)
         self._audit(
             "scim.user.delete",
             user.id,

@@ -1,0 +1,141 @@
+"""Vern always keeps an active admin: nobody else can grant a role back. Deactivating,
+demoting and (through people_admin and the import) changing the last one is refused."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lms.admin import people_admin
+from lms.admin import people_import as importer
+from lms.admin.people_import import ProblemKind
+from lms.audit.models import AuditEvent
+from lms.people import service as people
+from lms.people.models import Role, User
+from tests import factories
+
+
+def _admin(session: Session, now: datetime, email: str = "admin@example.test") -> User:
+    return factories.user(session, now, email=email, roles=frozenset({Role.ADMIN}))
+
+
+def test_the_last_active_admin_cannot_be_deactivated(session: Session, now: datetime) -> None:
+    admin = _admin(session, now)
+    with pytest.raises(people.LastActiveAdmin):
+        people.deactivate(session, admin, now)
+    assert admin.active is True
+
+
+def test_an_admin_can_leave_while_another_admin_is_active(session: Session, now: datetime) -> None:
+    admin = _admin(session, now)
+    other = _admin(session, now, "other@example.test")
+    people.deactivate(session, admin, now)
+    assert admin.active is False
+    with pytest.raises(people.LastActiveAdmin):  # and now the other one is the last
+        people.deactivate(session, other, now)
+
+
+def test_an_admin_who_has_left_does_not_count(session: Session, now: datetime) -> None:
+    admin = _admin(session, now)
+    gone = _admin(session, now, "gone@example.test")
+    gone.active = False
+    session.flush()
+    with pytest.raises(people.LastActiveAdmin):
+        people.set_roles(session, admin, frozenset({Role.HR}))
+    assert admin.roles == {Role.ADMIN}
+
+
+def test_people_who_are_not_admins_come_and_go_freely(session: Session, now: datetime) -> None:
+    hr = factories.user(session, now, email="hr@example.test", roles=frozenset({Role.HR}))
+    people.set_roles(session, hr, frozenset())
+    people.deactivate(session, hr, now)
+    assert (hr.active, hr.roles) == (False, frozenset())
+
+
+def test_the_last_admin_keeps_admin_but_may_gain_other_roles(
+    session: Session, now: datetime
+) -> None:
+    admin = _admin(session, now)
+    people_admin.update_person(
+        session,
+        admin,
+        department=None,
+        manager=None,
+        start_date=None,
+        locale="en",
+        roles=frozenset({Role.ADMIN, Role.HR}),
+        actor_id=admin.id,
+        now=now,
+    )
+    assert admin.roles == {Role.ADMIN, Role.HR}
+    with pytest.raises(people.LastActiveAdmin):
+        people_admin.update_person(
+            session,
+            admin,
+            department=None,
+            manager=None,
+            start_date=None,
+            locale="en",
+            roles=frozenset({Role.HR}),
+            actor_id=admin.id,
+            now=now,
+        )
+    with pytest.raises(people.LastActiveAdmin):
+        people_admin.deactivate_person(session, admin, reassign_to=None, actor_id=None, now=now)
+
+
+def test_granting_and_revoking_a_role_is_audited(session: Session, now: datetime) -> None:
+    admin = _admin(session, now)
+    person = factories.user(session, now, email="kari@example.test")
+    assert people_admin.grant_role(session, person, Role.ADMIN, actor_id=None, now=now)
+    assert not people_admin.grant_role(session, person, Role.ADMIN, actor_id=None, now=now)
+    assert people_admin.revoke_role(session, admin, Role.ADMIN, actor_id=None, now=now)
+    assert (person.roles, admin.roles) == ({Role.ADMIN}, frozenset())
+    with pytest.raises(people.LastActiveAdmin):
+        people_admin.revoke_role(session, person, Role.ADMIN, actor_id=None, now=now)
+    updates = select(AuditEvent.detail).where(AuditEvent.action == "person.update")
+    changes = session.scalars(updates.order_by(AuditEvent.id)).all()
+    assert [c["changes"]["roles"] for c in changes] == [[[], ["admin"]], [["admin"], []]]
+
+
+def test_an_import_that_lets_the_last_admin_go_is_refused_at_their_line(
+    session: Session, now: datetime
+) -> None:
+    admin = _admin(session, now)
+    admin.external_id = "A1"
+    session.flush()
+    text = "external_id,email,full_name,active\nE1,kari@example.test,Kari,true\n"
+    text += f"A1,admin@example.test,{admin.full_name},false\n"
+    plan = importer.parse(text)
+    preview = importer.preview(session, plan, now)
+    assert [(p.line, p.column, p.kind) for p in preview.problems] == [
+        (3, "active", ProblemKind.LAST_ADMIN)
+    ]
+    with pytest.raises(importer.ImportRejected):
+        importer.apply(session, plan, now, actor_id=None)
+    assert admin.active is True
+    # With another admin coming back in the same file, the first may go.
+    gone = _admin(session, now, "back@example.test")
+    gone.external_id, gone.active = "A2", False
+    session.flush()
+    text += f"A2,back@example.test,{gone.full_name},true\n"
+    importer.apply(session, importer.parse(text), now, actor_id=None)
+    assert (admin.active, gone.active) == (False, True)
+
+
+def test_only_an_admin_imports_changes_to_an_admin(session: Session, now: datetime) -> None:
+    admin = _admin(session, now)
+    admin.external_id = "A1"
+    factories.user(session, now, email="other@example.test", roles=frozenset({Role.ADMIN}))
+    session.flush()
+    text = "external_id,email,full_name,department\nA1,admin@example.test,Ada Renamed,sales\n"
+    by_hr = importer.preview(session, importer.parse(text), now, by_admin=False)
+    assert [(p.line, p.kind, p.value) for p in by_hr.problems] == [
+        (2, ProblemKind.ADMINS_ONLY, "admin@example.test")
+    ]
+    assert importer.preview(session, importer.parse(text), now, by_admin=True).ok
+    unchanged = f"external_id,email,full_name\nA1,admin@example.test,{admin.full_name}\n"
+    assert importer.preview(session, importer.parse(unchanged), now, by_admin=False).ok
