@@ -32,7 +32,8 @@ def database() -> Database:
 
 def local_path(target: str | None) -> str | None:
     """`target` if it is a path on this site (safe to redirect to), else None."""
-    if not target:
+    # A control character (CR/LF above all) would make the Location header itself invalid.
+    if not target or any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

@@ -1,9 +1,12 @@
-"""WSGI plumbing around the Flask app: page views that read side by side on SQLite."""
+"""WSGI plumbing around the Flask app: page views that read side by side on SQLite, and
+whole numbers read from what a client sends (URLs, query strings, form fields)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from werkzeug.routing import IntegerConverter, Map
 
 from lms.db import SQLITE_BEGIN, lost_write_race
 
@@ -11,6 +14,35 @@ RETRY_HEADER = "X-Vern-Retry-With-Write-Lock"
 READ_METHODS = ("GET", "HEAD")
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+# The largest id or count a database column holds (SQLite INTEGER, PostgreSQL BIGINT); a
+# larger number handed to a query is an OverflowError, not an empty answer.
+INT64_MAX = 2**63 - 1
+
+
+def whole_number(raw: str | None, *, low: int = 0, high: int = INT64_MAX) -> int | None:
+    """`raw` as a whole number in [low, high] if it is written in ASCII digits, else None.
+    str.isdigit() also accepts "²" (which int() refuses) and int() accepts "٣" and numbers of
+    any size: client input goes through here, never through isdigit() and int()."""
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)):
+        return None
+    value = int(raw)
+    return value if low <= value <= high else None
+
+
+class Int64Converter(IntegerConverter):
+    """`<int:...>` in a route: ASCII digits up to INT64_MAX, anything else is a 404."""
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = INT64_MAX,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 class ReadsSideBySide:

@@ -66,6 +66,8 @@ class TestPlatform:
     token_requests: list[dict[str, list[str]]] = field(default_factory=list)
     scores_status: int = 200
     port: int = 0
+    # What /jwks answers instead of the platform's key set (a broken platform), if set.
+    jwks_body: dict[str, Any] | None = None
 
     def start(self) -> TestPlatform:
         platform = self
@@ -73,7 +75,8 @@ class TestPlatform:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 if self.path == "/jwks":
-                    self._reply(200, {"keys": [_public_jwk(platform.key, platform.kid)]})
+                    key_set = {"keys": [_public_jwk(platform.key, platform.kid)]}
+                    self._reply(200, key_set if platform.jwks_body is None else platform.jwks_body)
                 else:
                     self._reply(404, {})
 

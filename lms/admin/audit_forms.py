@@ -15,7 +15,8 @@ class AuditFilterForm(QueryForm):
     subject = StringField(_l("About whom (email)"), validators=[Optional()])
     start = DateField(_l("From"), validators=[Optional()])
     end = DateField(_l("To"), validators=[Optional()])
-    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1)])
+    # Bounded so that the offset it becomes stays a number the database can hold.
+    page = IntegerField(default=1, validators=[Optional(), NumberRange(min=1, max=10**9)])
 
     def validate_end(self, field: DateField) -> None:
         if field.data and self.start.data and field.data < self.start.data:

@@ -16,6 +16,7 @@ from lms.people.access import role_required
 from lms.people.models import Department, Role
 from lms.training.cycles import reconcile_audiences
 from lms.training.forms import CsrfOnlyForm
+from lms.web import whole_number
 
 bp = Blueprint("departments", __name__, url_prefix="/admin/departments")
 
@@ -86,8 +87,8 @@ def _act(action: str, department_id: int | None = None) -> ResponseReturnValue:
             )
             message = _("Department renamed.")
         elif action == "merge" and department_id is not None:
-            target_id = _form(request.form, "target")
-            target = _department(int(target_id)) if target_id.isdigit() else None
+            target_id = whole_number(_form(request.form, "target"))
+            target = _department(target_id) if target_id is not None else None
             if target is None:
                 raise service.DepartmentError("bad_target")
             moved = service.merge(

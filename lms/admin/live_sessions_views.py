@@ -21,6 +21,7 @@ from lms.people.models import Role
 from lms.training import live_sessions
 from lms.training.forms import CsrfOnlyForm
 from lms.training.models import LiveSession
+from lms.web import whole_number
 
 bp = Blueprint("live_sessions", __name__, url_prefix="/admin/live-sessions")
 STAFF = (Role.HR, Role.ADMIN)
@@ -108,14 +109,14 @@ def attendance(live_session_id: int) -> ResponseReturnValue:
     live = _live_or_404(live_session_id)
     if not CsrfOnlyForm().validate_on_submit():
         abort(400)
-    raw = request.form.getlist("attended")
-    if not all(value.isdigit() for value in raw):
+    attended = {whole_number(value) for value in request.form.getlist("attended")}
+    if None in attended:
         abort(400)
     try:
         completed = live_sessions.record_attendance(
             db_session(),
             live,
-            {int(value) for value in raw},
+            {person_id for person_id in attended if person_id is not None},
             actor_id=current_user.id,
             now=clock.now(),
         )

@@ -20,16 +20,17 @@ from lms.admin.people_admin_forms import (
 )
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session, settings, write_after_outcome
+from lms.extensions import db_session, settings
 from lms.people.access import role_required
 from lms.people.models import Department, Role, User
-from lms.people.service import DuplicateEmail, LastActiveAdmin, ReportingCycle, email_problem
+from lms.people.service import DuplicateEmail, ReportingCycle, email_problem
 from lms.privacy import erasure
 from lms.reminders import invitations
 from lms.training import exemptions
 from lms.training.cycles import assign_courses
 from lms.training.forms import CsrfOnlyForm
 from lms.training.models import Exemption
+from lms.web import whole_number
 
 bp = Blueprint("people_admin", __name__, url_prefix="/admin/people")
 STAFF = (Role.HR, Role.ADMIN)
@@ -48,8 +49,9 @@ def people() -> ResponseReturnValue:
         department=request.args.get("department", ""),
         status=status if status in ("active", "inactive", "all") else "active",
     )
-    page_arg = request.args.get("page", "1")
-    page = int(page_arg) if page_arg.isdigit() and int(page_arg) > 0 else 1
+    # A page that is no number, or beyond any list (whose offset no database column would
+    # hold), is the first page: an old or mangled link.
+    page = whole_number(request.args.get("page"), low=1, high=10**9) or 1
     found, total = people_admin.search(db_session(), query, page)
     return render_template(
         "admin/people.html",
@@ -166,43 +168,6 @@ def _added_message(person: User) -> str:
     )
 
 
-def _audit_refusal(person: User, reason: str) -> None:
-    """Record a refused change; it stays although the request's own work is undone."""
-    actor_id, ip, now = current_user.id, request.remote_addr, clock.now()
-    write_after_outcome(
-        lambda session: record(
-            session,
-            action="person.change_refused",
-            now=now,
-            actor_id=actor_id,
-            subject_user_id=person.id,
-            ip=ip,
-            reason=reason,
-            endpoint=request.endpoint,
-        )
-    )
-
-
-def _refused_unless_admin(person: User) -> ResponseReturnValue | None:
-    """HR's change to an admin: refused with the page saying why (403), and audited."""
-    if people_admin.may_change(current_user, person):
-        return None
-    _audit_refusal(person, "admins_only")
-    flash(
-        _("Only an admin can change an admin's details, mark them as left or bring them back."),
-        "error",
-    )
-    mark_rollback()
-    return _edit_page(person, _person_form(person), DeactivateForm(), 403)
-
-
-def _last_admin_message(person: User) -> str:
-    return _(
-        "%(name)s is the only active admin. Make someone else an admin first.",
-        name=person.full_name,
-    )
-
-
 def _person_or_404(user_id: int) -> User:
     person = db_session().get(User, user_id)
     if person is None:
@@ -249,7 +214,6 @@ def _edit_page(
         retention_days=settings().retention_days,
         reports=people_admin.direct_reports(db_session(), person),
         may_grant=current_user.has_role(Role.ADMIN),
-        may_change=people_admin.may_change(current_user, person),
         invite_form=CsrfOnlyForm(),
         invitations_sent=invitations.invitations_of(db_session(), person.id),
     ), status
@@ -279,8 +243,6 @@ def person(user_id: int) -> ResponseReturnValue:
     person = _person_or_404(user_id)
     if request.method == "GET":
         return _edit_page(person, _person_form(person), DeactivateForm())
-    if (refused := _refused_unless_admin(person)) is not None:
-        return refused
     form = PersonForm()
     form.set_departments([(d.key, d.name) for d in _departments()])
     if not form.validate_on_submit():
@@ -308,11 +270,6 @@ def person(user_id: int) -> ResponseReturnValue:
             actor_id=current_user.id,
             now=clock.now(),
         )
-    except LastActiveAdmin:
-        form.roles.errors = [_last_admin_message(person)]
-        _audit_refusal(person, "last_active_admin")
-        mark_rollback()
-        return _edit_page(person, form, DeactivateForm(), 409)
     except ReportingCycle:
         form.manager_email.errors = [
             _(
@@ -360,8 +317,6 @@ def invite(user_id: int) -> ResponseReturnValue:
 @role_required(*STAFF)
 def deactivate(user_id: int) -> ResponseReturnValue:
     person = _person_or_404(user_id)
-    if (refused := _refused_unless_admin(person)) is not None:
-        return refused
     form = DeactivateForm()
     if not form.validate_on_submit():
         mark_rollback()
@@ -378,11 +333,6 @@ def deactivate(user_id: int) -> ResponseReturnValue:
         moved = people_admin.deactivate_person(
             session, person, reassign_to=successor, actor_id=current_user.id, now=clock.now()
         )
-    except LastActiveAdmin:
-        flash(_last_admin_message(person), "error")
-        _audit_refusal(person, "last_active_admin")
-        mark_rollback()
-        return _edit_page(person, _person_form(person), form, 409)
     except people_admin.ReportsNeedAManager as needed:
         form.reassign_to.errors = [
             _(
@@ -414,8 +364,6 @@ def deactivate(user_id: int) -> ResponseReturnValue:
 @role_required(*STAFF)
 def reactivate(user_id: int) -> ResponseReturnValue:
     person = _person_or_404(user_id)
-    if (refused := _refused_unless_admin(person)) is not None:
-        return refused
     if DeactivateForm().validate_on_submit():
         people_admin.reactivate_person(
             db_session(), person, actor_id=current_user.id, now=clock.now()

@@ -21,6 +21,7 @@ from lms.training.forms import AttestationForm, CsrfOnlyForm
 from lms.training.models import LiveSession
 from lms.training.rules import names_match
 from lms.training.service import CourseProgress
+from lms.web import whole_number
 
 bp = Blueprint("training", __name__)
 
@@ -243,12 +244,11 @@ def _positions_from_form(form: MultiDict[str, str]) -> dict[int, list[int]]:
     for name in form:
         if name in {"csrf_token"}:
             continue
-        if not (name.startswith("q") and name[1:].isdigit()):
+        position = whole_number(name[1:]) if name.startswith("q") else None
+        options = [whole_number(v) for v in form.getlist(name)]
+        if position is None or None in options:
             raise service.QuizTampered(name)
-        values = form.getlist(name)
-        if not all(v.isdigit() for v in values):
-            raise service.QuizTampered(name)
-        positions[int(name[1:])] = [int(v) for v in values]
+        positions[position] = [o for o in options if o is not None]
     return positions
 
 

@@ -180,7 +180,20 @@ def test_incomplete_answers_rerender_with_message_at_the_question(
     assert session.scalar(select(QuizAttempt.submitted_at)) is None
 
 
-@pytest.mark.parametrize("forged", [{"q0": "9"}, {"q42": "0"}, {"question": "0"}, {"q0": "zero"}])
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"q0": "9"},
+        {"q42": "0"},
+        {"question": "0"},
+        {"q0": "zero"},
+        # Not ASCII digits, or beyond 64 bits: once a 500 (int() refused what isdigit() took).
+        {"q²": "0"},
+        {"q0": "²"},
+        {"q0": "99999999999999999999"},
+        {"q99999999999999999999": "0"},
+    ],
+)
 def test_tampered_quiz_form_is_refused_and_saves_nothing(
     signed_in: Auth, session: Session, course: CourseDefinition, forged: dict[str, str]
 ) -> None:

@@ -29,6 +29,7 @@ from lms.reminders.models import OutboxMessage, OutboxStatus
 from lms.training.cycles import assign_courses
 from tests import factories
 from tests.company import complete
+from tests.conftest import SECRET_KEY
 from tests.lti_platform import CLIENT_ID, ISSUER, TestPlatform, state_and_nonce
 from tests.unit.training.conftest import Learner
 
@@ -63,6 +64,7 @@ def registered(
         session,
         platforms.PlatformDetails(**platform.registration(department_claim="department")),
         now,
+        keys=SECRET_KEY,
         allow_http=True,
     )
     session.commit()
@@ -203,6 +205,24 @@ def test_a_bad_launch_is_a_clear_page_a_logged_cause_and_nothing_created(
     assert "Could not open the course" in response.get_data(as_text=True)
     assert _created(session) == before
     assert any(cause in logged for logged in _refusal_causes(session)), _refusal_causes(session)
+
+
+@pytest.mark.parametrize("key_set", [{}, {"keys": "none"}, {"keys": [1]}])
+def test_a_key_set_url_answering_without_keys_refuses_the_launch_and_creates_nothing(
+    client: FlaskClient,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    key_set: dict[str, object],
+) -> None:
+    """pylti1p3 read key_set["keys"] unchecked: every launch from such a platform was a 500."""
+    platform.jwks_body = key_set
+    before = _created(session)
+    response = _launch(client, platform)
+    assert response.status_code == 400
+    assert "Could not open the course" in response.get_data(as_text=True)
+    assert _created(session) == before
+    assert any("without a JWKS 'keys' list" in cause for cause in _refusal_causes(session))
 
 
 def test_a_replayed_id_token_is_refused(

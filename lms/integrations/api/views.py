@@ -13,6 +13,7 @@ from lms.extensions import csrf, db_session, settings
 from lms.integrations.api import openapi, service
 from lms.integrations.auth import bearer_token
 from lms.integrations.tokens import Scope
+from lms.web import whole_number
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -57,9 +58,10 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = whole_number(raw, low=low, high=high)
+    if value is None:
         raise ValueError(f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
+    return value
 
 
 @bp.route("/onboarding")

@@ -71,10 +71,22 @@ def _refused(message: str, cause: str, values: dict[str, str] | None = None) -> 
     ), 400
 
 
+class VernMessageLaunch(FlaskMessageLaunch):
+    """pylti1p3's launch, refusing a fetched key set that is not a JWKS: pylti1p3 reads
+    `key_set["keys"]` unchecked, so a platform answering `{}` made every launch a 500."""
+
+    def fetch_public_key(self, key_set_url: str) -> Any:
+        key_set = super().fetch_public_key(key_set_url)
+        found = key_set.get("keys") if isinstance(key_set, dict) else None
+        if not isinstance(found, list) or not all(isinstance(key, dict) for key in found):
+            raise LtiException("the platform's key set URL answered without a JWKS 'keys' list")
+        return key_set
+
+
 def _launch_from_request() -> tuple[FlaskMessageLaunch, VernToolConf]:
     storage = DatabaseLaunchStorage(db_session())
     conf = VernToolConf(db_session())
-    launch = FlaskMessageLaunch(
+    launch = VernMessageLaunch(
         FlaskRequest(),
         conf,
         launch_data_storage=storage,
