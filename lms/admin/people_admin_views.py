@@ -20,10 +20,10 @@ from lms.admin.people_admin_forms import (
 )
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session, settings
+from lms.extensions import db_session, settings, write_after_outcome
 from lms.people.access import role_required
 from lms.people.models import Department, Role, User
-from lms.people.service import DuplicateEmail, ReportingCycle, email_problem
+from lms.people.service import DuplicateEmail, LastActiveAdmin, ReportingCycle, email_problem
 from lms.privacy import erasure
 from lms.reminders import invitations
 from lms.training import exemptions
@@ -168,6 +168,43 @@ def _added_message(person: User) -> str:
     )
 
 
+def _audit_refusal(person: User, reason: str) -> None:
+    """Record a refused change; it stays although the request's own work is undone."""
+    actor_id, ip, now = current_user.id, request.remote_addr, clock.now()
+    write_after_outcome(
+        lambda session: record(
+            session,
+            action="person.change_refused",
+            now=now,
+            actor_id=actor_id,
+            subject_user_id=person.id,
+            ip=ip,
+            reason=reason,
+            endpoint=request.endpoint,
+        )
+    )
+
+
+def _refused_unless_admin(person: User) -> ResponseReturnValue | None:
+    """HR's change to an admin: refused with the page saying why (403), and audited."""
+    if people_admin.may_change(current_user, person):
+        return None
+    _audit_refusal(person, "admins_only")
+    flash(
+        _("Only an admin can change an admin's details, mark them as left or bring them back."),
+        "error",
+    )
+    mark_rollback()
+    return _edit_page(person, _person_form(person), DeactivateForm(), 403)
+
+
+def _last_admin_message(person: User) -> str:
+    return _(
+        "%(name)s is the only active admin. Make someone else an admin first.",
+        name=person.full_name,
+    )
+
+
 def _person_or_404(user_id: int) -> User:
     person = db_session().get(User, user_id)
     if person is None:
@@ -214,6 +251,7 @@ def _edit_page(
         retention_days=settings().retention_days,
         reports=people_admin.direct_reports(db_session(), person),
         may_grant=current_user.has_role(Role.ADMIN),
+        may_change=people_admin.may_change(current_user, person),
         invite_form=CsrfOnlyForm(),
         invitations_sent=invitations.invitations_of(db_session(), person.id),
     ), status
@@ -243,6 +281,8 @@ def person(user_id: int) -> ResponseReturnValue:
     person = _person_or_404(user_id)
     if request.method == "GET":
         return _edit_page(person, _person_form(person), DeactivateForm())
+    if (refused := _refused_unless_admin(person)) is not None:
+        return refused
     form = PersonForm()
     form.set_departments([(d.key, d.name) for d in _departments()])
     if not form.validate_on_submit():
@@ -270,6 +310,11 @@ def person(user_id: int) -> ResponseReturnValue:
             actor_id=current_user.id,
             now=clock.now(),
         )
+    except LastActiveAdmin:
+        form.roles.errors = [_last_admin_message(person)]
+        _audit_refusal(person, "last_active_admin")
+        mark_rollback()
+        return _edit_page(person, form, DeactivateForm(), 409)
     except ReportingCycle:
         form.manager_email.errors = [
             _(
@@ -317,6 +362,8 @@ def invite(user_id: int) -> ResponseReturnValue:
 @role_required(*STAFF)
 def deactivate(user_id: int) -> ResponseReturnValue:
     person = _person_or_404(user_id)
+    if (refused := _refused_unless_admin(person)) is not None:
+        return refused
     form = DeactivateForm()
     if not form.validate_on_submit():
         mark_rollback()
@@ -333,6 +380,11 @@ def deactivate(user_id: int) -> ResponseReturnValue:
         moved = people_admin.deactivate_person(
             session, person, reassign_to=successor, actor_id=current_user.id, now=clock.now()
         )
+    except LastActiveAdmin:
+        flash(_last_admin_message(person), "error")
+        _audit_refusal(person, "last_active_admin")
+        mark_rollback()
+        return _edit_page(person, _person_form(person), form, 409)
     except people_admin.ReportsNeedAManager as needed:
         form.reassign_to.errors = [
             _(
@@ -364,6 +416,8 @@ def deactivate(user_id: int) -> ResponseReturnValue:
 @role_required(*STAFF)
 def reactivate(user_id: int) -> ResponseReturnValue:
     person = _person_or_404(user_id)
+    if (refused := _refused_unless_admin(person)) is not None:
+        return refused
     if DeactivateForm().validate_on_submit():
         people_admin.reactivate_person(
             db_session(), person, actor_id=current_user.id, now=clock.now()
