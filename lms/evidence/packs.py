@@ -21,7 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.evidence import checkpoints, keys, ledger
-from lms.evidence.models import LedgerCheckpoint, LedgerEntry, LedgerSubject
+from lms.evidence.models import LedgerCheckpoint, LedgerEntry, LedgerPersonal, LedgerSubject
+from lms.evidence.pack_evidence import EVIDENCE, evidence_problems
 
 SUMS = "SHA256SUMS"
 SIGNATURE = "SHA256SUMS.sig"
@@ -60,16 +61,39 @@ def checkpoint_document(checkpoint: LedgerCheckpoint | None) -> dict[str, Any] |
     }
 
 
-def ledger_document(session: Session, entries: list[LedgerEntry]) -> bytes:
-    """The entries a pack relies on and the latest checkpoint, as JSON."""
-    document = {
+def personal_document(session: Session, user_id: int, entries: list[LedgerEntry]) -> dict[str, Any]:
+    """The person's digest key and the personal fields of their entries, so that an auditor
+    can check the name typed against each entry's personal_digest (nothing once erased)."""
+    subject = session.get(LedgerSubject, user_id)
+    seqs = [entry.seq for entry in entries if entry.personal_digest is not None]
+    kept = session.scalars(select(LedgerPersonal).where(LedgerPersonal.seq.in_(seqs)))
+    return {
+        "digest_key": subject.digest_key if subject else None,
+        "digest": "HMAC-SHA256 under digest_key (hex) of typed_name, ip and user_agent joined "
+        "by the byte 0x1F, None as the empty string",
+        "fields": {
+            str(row.seq): {"typed_name": row.typed_name, "ip": row.ip, "user_agent": row.user_agent}
+            for row in kept
+        },
+    }
+
+
+def ledger_document(
+    session: Session, entries: list[LedgerEntry], person_id: int | None = None
+) -> bytes:
+    """The entries a pack relies on and the latest checkpoint (and, in a person's pack, what
+    checks the name they typed), as JSON."""
+    document: dict[str, Any] = {
         "format": FORMAT,
         "hash": "sha256 over the fields in this order, joined by the byte 0x1F, "
-        "None as the empty string; prev_hash of the first entry is 64 zeros",
+        "None as the empty string; an entry whose evidence is null is hashed without that "
+        "field; prev_hash of the first entry is 64 zeros",
         "fields": list(ledger.FIELDS),
         "entries": [entry_document(entry) for entry in entries],
         "checkpoint": checkpoint_document(checkpoints.latest(session)),
     }
+    if person_id is not None:
+        document["personal"] = personal_document(session, person_id, entries)
     return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
 
 
@@ -118,7 +142,8 @@ def _manifest(text: str) -> dict[str, str]:
 
 def verify_pack(source: IO[bytes] | str, public_key: Ed25519PublicKey) -> PackReport:
     """Everything an auditor checks: the manifest's signature, each file against it, each
-    ledger entry's hash, and the checkpoint's signature. Problems are listed, not raised."""
+    ledger entry's hash, the checkpoint's signature, and every record of evidence.json against
+    its ledger entries (and back). Problems are listed, not raised."""
     try:
         pack = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as error:
@@ -149,6 +174,9 @@ def verify_pack(source: IO[bytes] | str, public_key: Ed25519PublicKey) -> PackRe
         if LEDGER in names:
             entries, ledger_problems = _check_ledger(pack.read(LEDGER), public_key)
             problems += ledger_problems
+            if EVIDENCE in names and not ledger_problems:
+                document = json.loads(pack.read(LEDGER))
+                problems += evidence_problems(pack.read(EVIDENCE), document)
         return PackReport(len(sums), entries, problems)
 
 

@@ -49,6 +49,7 @@ def evidence_json(record: PersonRecord, generated_at: datetime) -> dict[str, Any
                 "live_session": None
                 if cycle.live_seat is None
                 else {
+                    "ledger_record": f"attendance:{cycle.live_seat.id}",
                     "starts_at": _utc(cycle.live_seat.live_session.starts_at),
                     "place": cycle.live_seat.live_session.place,
                     "instructor": cycle.live_seat.live_session.instructor,
@@ -56,6 +57,7 @@ def evidence_json(record: PersonRecord, generated_at: datetime) -> dict[str, Any
                 },
                 "exemptions": [
                     {
+                        "ledger_record": f"exemption:{e.id}",
                         "reason": e.reason,
                         "granted_at": _utc(e.created_at),
                         "expires_on": e.expires_on.isoformat() if e.expires_on else None,
@@ -66,6 +68,7 @@ def evidence_json(record: PersonRecord, generated_at: datetime) -> dict[str, Any
                 ],
                 "attempts": [
                     {
+                        "ledger_record": f"attempt:{a.id}",
                         "number": a.number,
                         "submitted_at": _utc(a.submitted_at),
                         "score_percent": a.score_percent,
@@ -77,6 +80,7 @@ def evidence_json(record: PersonRecord, generated_at: datetime) -> dict[str, Any
                 "attestation": None
                 if cycle.attestation is None
                 else {
+                    "ledger_record": f"attestation:{cycle.attestation.id}",
                     "signed_at": _utc(cycle.attestation.signed_at),
                     "typed_name": cycle.attestation.typed_name,
                     "language": cycle.attestation.language,
@@ -204,7 +208,7 @@ def person_pack(
         [
             ("evidence.json", evidence.encode("utf-8")),
             ("evidence.pdf", evidence_pdf(record, now)),
-            (packs.LEDGER, packs.ledger_document(session, entries)),
+            (packs.LEDGER, packs.ledger_document(session, entries, record.user.id)),
         ],
     )
 

@@ -224,6 +224,7 @@ class AttemptLine:
     score_percent: int | None
     passed: bool | None
     questions: int
+    id: int = 0  # the quiz_attempts row: its ledger entry is "attempt:<id>"
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ def person_record(
                 attempt.score_percent,
                 attempt.passed,
                 len(attempt.served),
+                attempt.id,
             )
         )
     attestations = {

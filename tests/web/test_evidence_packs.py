@@ -9,7 +9,9 @@ import json
 import shutil
 import subprocess
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -192,3 +194,72 @@ def test_without_the_ledger_key_there_is_a_clear_page_and_no_pack(
     response = hr_client.get(f"/hr/people/{company.a1.id}/evidence.zip")
     assert response.status_code == 503
     assert "lms ledger init" in response.get_data(as_text=True)
+
+
+def _resigned(
+    pack: bytes, key: Ed25519PrivateKey, change: Callable[[dict[str, Any]], None]
+) -> bytes:
+    """The pack with evidence.json changed and signed again with the installation's own key,
+    as someone holding that key (or Vern itself, misreading the tables) could."""
+    original = zipfile.ZipFile(io.BytesIO(pack))
+    evidence = json.loads(original.read("evidence.json"))
+    change(evidence)
+    files = [
+        ("evidence.json", json.dumps(evidence).encode()),
+        ("evidence.pdf", original.read("evidence.pdf")),
+        ("ledger.json", original.read("ledger.json")),
+    ]
+    return packs.pack_bytes(key, files)
+
+
+def _signed(evidence: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in evidence["courses"] if c["attestation"])["attestation"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda e: _signed(e).update(score_percent=55), "attestation.score_percent differs"),
+        (lambda e: _signed(e).update(typed_name="Someone Else"), "attestation.typed_name differs"),
+        (lambda e: _signed(e).update(statement="Nothing."), "attestation.statement differs"),
+        (
+            lambda e: _signed(e).update(signed_at="2020-01-01T00:00:00Z"),
+            "attestation.signed_at differs",
+        ),
+        (
+            lambda e: next(c for c in e["courses"] if c["attempts"])["attempts"][0].update(
+                passed=False
+            ),
+            "attempts[0].passed differs",
+        ),
+        (
+            lambda e: next(c for c in e["courses"] if c["attempts"]).update(attempts=[]),
+            "(quiz_result attempt:",
+        ),
+    ],
+)
+def test_a_pack_whose_evidence_disagrees_with_its_own_ledger_is_caught(
+    hr_client: FlaskClient,
+    company: Company,
+    key: Ed25519PrivateKey,
+    change: Callable[[dict[str, Any]], None],
+    expected: str,
+) -> None:
+    pack = _resigned(person_pack(hr_client, company), key, change)
+    problems = packs.verify_pack(io.BytesIO(pack), key.public_key()).problems
+    assert any(expected in problem for problem in problems), problems
+    assert not any("SHA256SUMS" in problem for problem in problems)  # signed alright
+
+
+def test_an_untouched_person_pack_names_every_record_s_entry(
+    hr_client: FlaskClient, company: Company, key: Ed25519PrivateKey
+) -> None:
+    archive = zipfile.ZipFile(io.BytesIO(person_pack(hr_client, company)))
+    evidence = json.loads(archive.read("evidence.json"))
+    ledger = json.loads(archive.read("ledger.json"))
+    signed = _signed(evidence)
+    assert signed["ledger_record"].startswith("attestation:")
+    assert {e["record"] for e in ledger["entries"]} >= {signed["ledger_record"]}
+    assert ledger["personal"]["digest_key"]
+    pack = _resigned(person_pack(hr_client, company), key, lambda e: None)
+    assert packs.verify_pack(io.BytesIO(pack), key.public_key()).problems == []

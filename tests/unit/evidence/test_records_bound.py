@@ -6,15 +6,19 @@ record, not the chain: verification names the table, the row and the field."""
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from lms.evidence import binding, ledger
+from lms.evidence import binding, ledger, packs
 from lms.evidence.models import LedgerEntry
+from lms.evidence.pack_evidence import evidence_problems
 from lms.privacy.erasure import erase_person
+from lms.reports import queries
+from lms.reports.evidence import evidence_json
 from lms.training import exemptions, live_sessions, service
 from lms.training.evidence_lines import verify_records
 from lms.training.models import Assignment, Attestation, QuizAttempt
@@ -242,3 +246,56 @@ def test_a_completion_cannot_be_claimed_by_an_unbound_attestation(
     assert assignment is not None
     tamper(session, "DELETE FROM ledger_entries WHERE seq = 4")  # the completion
     assert where(session) == ("attestations", signed.id, "")
+
+
+def test_a_pack_s_attendance_and_exemptions_are_checked_against_its_entries(
+    session: Session, company: Company, now: datetime
+) -> None:
+    live = live_sessions.schedule(
+        session,
+        course_key="crm",
+        starts_at=now + timedelta(days=1),
+        minutes=60,
+        place="Room 4",
+        instructor="Ingrid Instructor",
+        capacity=5,
+        actor_id=company.hr.id,
+        now=now,
+    )
+    live_sessions.sign_up(session, live, company.a2, now)
+    later = now + timedelta(days=2)
+    live_sessions.record_attendance(
+        session, live, {company.a2.id}, actor_id=company.hr.id, now=later
+    )
+    cycle = next(a for a, key in exemptions.exemptable_cycles(session, company.a2))
+    granted = exemptions.grant(
+        session,
+        company.a2,
+        cycle.id,
+        reason="Holds a current CIPP/E certificate",
+        expires_on=None,
+        actor_id=company.hr.id,
+        now=later,
+    )
+    exemptions.revoke(session, granted, actor_id=company.hr.id, now=later + timedelta(days=1))
+    record = queries.person_record(
+        session, company.hr, company.a2.id, later.date(), organisation=True
+    )
+    assert record is not None
+    evidence = evidence_json(record, later)
+    entries = packs.entries_of_person(session, company.a2.id)
+    document = json.loads(packs.ledger_document(session, entries, company.a2.id))
+
+    def problems() -> list[str]:
+        return evidence_problems(json.dumps(evidence).encode(), document)
+
+    assert problems() == []
+    attended = next(c for c in evidence["courses"] if c["live_session"])["live_session"]
+    attended["place"] = "Elsewhere"
+    assert any("live_session.place differs" in p for p in problems()), problems()
+    attended["place"] = "Room 4"
+    exempted = next(c for c in evidence["courses"] if c["exemptions"])["exemptions"][0]
+    exempted["ended_because"] = "expired"
+    assert any("exemptions[0].ended_because differs" in p for p in problems()), problems()
+    exempted["ended_because"], exempted["reason"] = "revoked", "Said so"
+    assert any("exemptions[0].reason differs" in p for p in problems()), problems()
