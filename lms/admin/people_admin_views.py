@@ -476,6 +476,8 @@ def grant_exemption(user_id: int) -> ResponseReturnValue:
     except exemptions.ExemptionRefused as refused:
         getattr(form, refused.field).errors = [_(refused.message)]
         mark_rollback()
+        if isinstance(refused, exemptions.SelfApproval):
+            _audit_refusal(person, "self_approval")
         return _edit_page(person, _person_form(person), DeactivateForm(), 400, exemption_form=form)
     flash(_("Exempted. The course shows as exempt, not complete, and is not chased."), "success")
     return redirect(url_for("people_admin.person", user_id=person.id))

@@ -31,6 +31,15 @@ class ExemptionRefused(Exception):
         self.message = message
 
 
+class SelfApproval(ExemptionRefused):
+    """A person asked to exempt themselves: another HR person or an admin must approve it."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "course", N_("You cannot exempt yourself: ask another HR person or an admin.")
+        )
+
+
 def exempt_now() -> ColumnElement[bool]:
     """In a query over assignments: the cycle has an exemption in force."""
     return exists().where(Exemption.assignment_id == Assignment.id, Exemption.ended_at.is_(None))
@@ -84,6 +93,9 @@ def grant(
     actor_id: int | None,
     now: datetime,
 ) -> Exemption:
+    """Excuse the person from one open cycle; nobody approves their own exemption."""
+    if actor_id is not None and actor_id == person.id:
+        raise SelfApproval()
     open_cycles = dict(exemptable_cycles(session, person))
     assignment = next((a for a in open_cycles if a.id == assignment_id), None)
     if assignment is None:

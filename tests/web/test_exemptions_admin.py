@@ -8,6 +8,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms.audit.models import AuditEvent
 from lms.integrations.tokens import Scope, create_token
 from lms.training import exemptions
 from lms.training.models import Exemption
@@ -121,3 +122,33 @@ def test_hr_ends_an_exemption(
         data={"csrf_token": token},
     )
     assert other.status_code == 404
+
+
+def test_hr_cannot_exempt_themselves_but_an_admin_can_and_the_refusal_is_audited(
+    client: FlaskClient, company: Company, session: Session
+) -> None:
+    """Nobody approves their own exemption: another HR person or an admin must."""
+    own_cycle = next(a.id for a, _ in exemptions.exemptable_cycles(session, company.hr))
+    fields = {"course": str(own_cycle), "reason": "I know this already"}
+    Auth(client).login(company.hr.email, PASSWORD)
+    _, token = page_and_token(client, company.hr.id)
+    refused = client.post(
+        f"/admin/people/{company.hr.id}/exemptions", data={"csrf_token": token, **fields}
+    )
+    assert refused.status_code == 400
+    assert "You cannot exempt yourself" in refused.get_data(as_text=True)
+    assert count(session) == 0
+    audited = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "person.change_refused")
+    ).one()
+    assert (audited.actor_id, audited.subject_user_id) == (company.hr.id, company.hr.id)
+    assert audited.detail["reason"] == "self_approval"
+
+    admin = client.application.test_client()
+    Auth(admin).login(company.admin.email, PASSWORD)
+    _, token = page_and_token(admin, company.hr.id)
+    granted = admin.post(
+        f"/admin/people/{company.hr.id}/exemptions", data={"csrf_token": token, **fields}
+    )
+    assert granted.status_code == 302
+    assert count(session) == 1

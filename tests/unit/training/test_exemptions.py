@@ -144,3 +144,12 @@ def test_a_completed_or_already_exempt_course_cannot_be_exempted(
         exemptions.grant(
             session, company.a1, done.id, reason="x", expires_on=None, actor_id=None, now=now
         )
+
+
+def test_nobody_approves_their_own_exemption(
+    session: Session, company: Company, now: datetime
+) -> None:
+    with pytest.raises(exemptions.SelfApproval):
+        exempt(session, company, now, actor_id=company.a2.id)
+    assert exemptions.exemptions_of(session, company.a2) == []
+    assert exempt(session, company, now, actor_id=company.hr.id).user_id == company.a2.id
