@@ -30,6 +30,7 @@ from lms.integrations.webhooks import overview as webhook_overview
 from lms.integrations.webhooks import register as register_webhook
 from lms.integrations.webhooks import remove as remove_webhook
 from lms.integrations.xapi.cli import xapi_group
+from lms.people.crypto import current_keys
 from lms.people.models import Role
 from lms.people.service import PeopleError
 from lms.people.sso.cli import sso_group
@@ -55,7 +56,7 @@ def db_upgrade(revision: str) -> None:
     from lms.migrate import upgrade
 
     settings().instance_path.mkdir(parents=True, exist_ok=True)
-    upgrade(settings().database_url, revision)
+    upgrade(settings().database_url, revision, secret_keys=current_keys())
     click.echo(f"database at revision {revision}")
 
 
@@ -226,13 +227,18 @@ def webhooks_add(url: str, events: tuple[str, ...]) -> None:
     """Register URL; prints the signing secret once."""
     with database().transaction() as session:
         try:
-            endpoint = register_webhook(
-                session, url=url, events=list(events or webhook_events), now=clock.now()
+            endpoint, secret = register_webhook(
+                session,
+                url=url,
+                events=list(events or webhook_events),
+                now=clock.now(),
+                keys=current_keys(),
+                allow_http=not settings().outbound_https_only,
             )
         except BadEndpoint as bad:
             raise click.ClickException(str(bad)) from None
         click.echo(f"webhook {endpoint.id} for {', '.join(endpoint.events)}")
-        click.echo(f"signing secret (shown once): {endpoint.secret}")
+        click.echo(f"signing secret (shown once): {secret}")
 
 
 @webhooks_group.command("list")

@@ -105,11 +105,15 @@ def courses_root(tmp_path: Path) -> Path:
     return root
 
 
+# The test app's secret key: stored secrets (webhook, LRS, LTI, SSO) are encrypted under it.
+SECRET_KEY = "test-secret-key-" + "x" * 32
+
+
 @pytest.fixture
 def settings(tmp_path: Path, courses_root: Path, database_url: str) -> Settings:
     return Settings(
         env="testing",
-        secret_key="test-secret-key-" + "x" * 32,
+        secret_key=SECRET_KEY,
         database_url=database_url,
         instance_path=tmp_path / "instance",
         courses_path=courses_root,

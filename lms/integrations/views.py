@@ -12,9 +12,10 @@ from flask_login import current_user
 from lms import clock
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session
+from lms.extensions import db_session, settings
 from lms.integrations import tokens, webhooks
 from lms.integrations.forms import TokenForm, WebhookForm
+from lms.people import crypto
 from lms.people.access import role_required
 from lms.people.models import Role
 from lms.training.forms import CsrfOnlyForm
@@ -92,18 +93,25 @@ def add_webhook() -> ResponseReturnValue:
     if not form.validate_on_submit():
         mark_rollback()
         return _page(TokenForm(prefix="token"), form), 400
-    endpoint = webhooks.register(
-        db_session(),
-        url=form.url.data or "",
-        events=list(form.events.data or []),
-        now=clock.now(),
-        created_by_id=current_user.id,
-    )
+    try:
+        endpoint, secret = webhooks.register(
+            db_session(),
+            url=form.url.data or "",
+            events=list(form.events.data or []),
+            now=clock.now(),
+            keys=crypto.current_keys(),
+            allow_http=not settings().outbound_https_only,
+            created_by_id=current_user.id,
+        )
+    except webhooks.BadEndpoint:
+        form.url.errors.append(_("The URL must start with https://."))
+        mark_rollback()
+        return _page(TokenForm(prefix="token"), form), 400
     _audit("webhook.add", endpoint_id=endpoint.id, url=endpoint.url, events=endpoint.events)
     return _page(
         TokenForm(prefix="token"),
         WebhookForm(prefix="webhook", formdata=None),
-        new_secret=endpoint.secret,
+        new_secret=secret,
         new_secret_url=endpoint.url,
     )
 

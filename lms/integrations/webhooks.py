@@ -11,18 +11,19 @@ import hashlib
 import hmac
 import json
 import secrets
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import requests
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from lms.clock import iso_utc
 from lms.db import Base, Database, UTCDateTime
+from lms.people import crypto, outbound
 from lms.people.models import User
+from lms.people.outbound import Policy
 from lms.reminders import delivery, outbox
 from lms.reminders.delivery import DeliveryFailed, NotWanted
 from lms.reminders.jobs import JobContext
@@ -37,7 +38,7 @@ EVENTS = (
     "person.onboarding_complete",
 )
 OVERDUE_WINDOW = timedelta(days=7)  # cycles that turned overdue this recently are reported
-TIMEOUT_SECONDS = 10
+AGENT = "Vern-Webhooks/1"
 
 
 class WebhookEndpoint(Base):
@@ -45,8 +46,9 @@ class WebhookEndpoint(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(500))
-    # Kept as is: the HMAC needs it. Shown once at registration, like a token.
-    secret: Mapped[str] = mapped_column(String(100))
+    # The HMAC needs the secret itself, so it is kept encrypted (lms.people.crypto), not
+    # hashed. Shown once at registration, like a token.
+    secret_encrypted: Mapped[str] = mapped_column(String(500))
     events: Mapped[list[str]] = mapped_column(JSON)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -65,18 +67,22 @@ def register(
     url: str,
     events: list[str],
     now: datetime,
+    keys: crypto.Keys,
+    allow_http: bool = False,
     created_by_id: int | None = None,
-) -> WebhookEndpoint:
-    """A new endpoint with a fresh secret; only events from now on are sent to it."""
-    if not url.startswith(("https://", "http://")) or len(url) > 500:
-        raise BadEndpoint("the URL must start with https:// (or http:// for tests)")
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its fresh signing secret (to show once); only events from now on are
+    sent to it. Plain http only where allowed (never in production)."""
+    if not url.startswith(("https://", "http://") if allow_http else "https://") or len(url) > 500:
+        raise BadEndpoint("the URL must start with https://")
     unknown = sorted(set(events) - set(EVENTS))
     if unknown or not events:
         raise BadEndpoint(f"events must be some of {', '.join(EVENTS)}; unknown: {unknown}")
     newest = session.scalar(select(func.max(Attestation.id))) or 0
+    secret = "whsec_" + secrets.token_urlsafe(24)
     endpoint = WebhookEndpoint(
         url=url,
-        secret="whsec_" + secrets.token_urlsafe(24),
+        secret_encrypted=crypto.encrypt(keys, secret),
         events=sorted(set(events)),
         active=True,
         created_at=now,
@@ -85,7 +91,7 @@ def register(
     )
     session.add(endpoint)
     session.flush()
-    return endpoint
+    return endpoint, secret
 
 
 def remove(session: Session, endpoint_id: int) -> bool:
@@ -245,8 +251,21 @@ def _onboarding_complete(
     return written
 
 
-def deliver(endpoint: WebhookEndpoint, message: OutboxMessage, now: datetime) -> None:
-    """POST the event; any 2xx is delivered. 410 Gone stops retries; the rest back off."""
+def deliver(
+    endpoint: WebhookEndpoint,
+    message: OutboxMessage,
+    now: datetime,
+    *,
+    policy: Policy,
+    keys: crypto.Keys,
+) -> None:
+    """POST the event under the outbound policy; any 2xx is delivered. 410 Gone stops
+    retries; the rest back off. A redirect is not followed (it is a failure), and what the
+    receiver answered is never kept, only its status."""
+    try:
+        secret = crypto.decrypt(keys, endpoint.secret_encrypted)
+    except crypto.SecretUnreadable:
+        raise DeliveryFailed("signing secret unreadable: was the secret key changed?") from None
     body = json.dumps(
         {
             "id": message.message_id.strip("<>"),
@@ -256,29 +275,28 @@ def deliver(endpoint: WebhookEndpoint, message: OutboxMessage, now: datetime) ->
         },
         sort_keys=True,
     ).encode()
-    request = urllib.request.Request(  # noqa: S310 - scheme checked at registration
-        endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Vern-Webhooks/1",
-            "Vern-Event": message.payload["event"],
-            "Vern-Delivery": message.message_id.strip("<>"),
-            "Vern-Signature": signature(endpoint.secret, int(now.timestamp()), body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "Vern-Event": message.payload["event"],
+        "Vern-Delivery": message.message_id.strip("<>"),
+        "Vern-Signature": signature(secret, int(now.timestamp()), body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            response.read(1024)
-    except urllib.error.HTTPError as error:
-        error.close()  # it holds the connection
-        raise DeliveryFailed(f"HTTP {error.code}", permanent=error.code == 410) from error
-    except (urllib.error.URLError, OSError) as error:
-        raise DeliveryFailed(f"cannot reach {endpoint.url}: {error}") from error
+        with (
+            policy.session(AGENT) as http,
+            http.post(endpoint.url, data=body, headers=headers, stream=True) as response,
+        ):
+            status = response.status_code
+            reason = outbound.status_reason(response)
+    except (outbound.OutboundError, requests.RequestException) as error:
+        raise DeliveryFailed(f"cannot reach {endpoint.url}: {outbound.failure(error)}") from None
+    if not 200 <= status < 300:
+        raise DeliveryFailed(reason, permanent=status == 410)
 
 
-def deliver_due(database: Database, now: datetime, limit: int = 200) -> str:
+def deliver_due(
+    database: Database, now: datetime, *, policy: Policy, keys: crypto.Keys, limit: int = 200
+) -> str:
     """Deliver the due webhook rows (see lms.reminders.delivery)."""
     with database.transaction() as session:
         endpoints = {e.id: e for e in session.scalars(select(WebhookEndpoint))}
@@ -287,7 +305,7 @@ def deliver_due(database: Database, now: datetime, limit: int = 200) -> str:
         endpoint = endpoints.get(message.payload["endpoint_id"])
         if endpoint is None or not endpoint.active:
             raise NotWanted("endpoint removed")
-        deliver(endpoint, message, now)
+        deliver(endpoint, message, now, policy=policy, keys=keys)
 
     delivered, failed = delivery.deliver_due(database, now, kind="webhook", send=send, limit=limit)
     return f"delivered {delivered}, failed {failed}"
@@ -297,4 +315,7 @@ def run(context: JobContext) -> str:
     """The `webhooks` job: find events, then deliver what is due."""
     with context.database.transaction() as session:
         found = find_events(session, context.now, domain=context.settings.mail_domain)
-    return f"events queued {found}, " + deliver_due(context.database, context.now)
+    policy = Policy.from_settings(context.settings)
+    return f"events queued {found}, " + deliver_due(
+        context.database, context.now, policy=policy, keys=crypto.current_keys()
+    )

@@ -16,8 +16,11 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms import create_app
+from lms.config import Settings
 from lms.db import Database
 from lms.integrations import webhooks
+from lms.people import crypto
 from lms.reminders.models import OutboxMessage, OutboxStatus
 from tests.company import Company, complete
 from tests.smtp import free_port
@@ -29,14 +32,25 @@ class Receiver:
     def __init__(self) -> None:
         self.received: list[dict[str, Any]] = []
         self.status = 200
+        self.location: str | None = None  # answer with a redirect there
+        self.reply = b""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.received.append({"headers": dict(self.headers), "body": body})
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                receiver.received.append(
+                    {"method": self.command, "path": self.path, "headers": dict(self.headers),
+                     "body": body}
+                )  # fmt: skip
                 self.send_response(receiver.status)
+                if receiver.location:
+                    self.send_header("Location", receiver.location)
+                self.send_header("Content-Length", str(len(receiver.reply)))
                 self.end_headers()
+                self.wfile.write(receiver.reply)
+
+            do_GET = do_POST  # noqa: N815 - a followed redirect would arrive as a GET
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -47,7 +61,7 @@ class Receiver:
         self.thread.start()
 
     def events(self) -> list[str]:
-        return [json.loads(r["body"])["event"] for r in self.received]
+        return [json.loads(r["body"])["event"] for r in self.received if r["method"] == "POST"]
 
     def close(self) -> None:
         self.server.shutdown()
@@ -59,6 +73,11 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
+
+
+def register(app: Flask, session: Session, **details: Any) -> tuple[Any, str]:
+    """An endpoint registered as the admin page does it outside production (http allowed)."""
+    return webhooks.register(session, keys=str(app.secret_key), allow_http=True, **details)
 
 
 def verify(secret: str, header: str, body: bytes) -> bool:
@@ -85,10 +104,12 @@ def _run(app: Flask, database: Database, now: datetime) -> str:
 def test_registration_checks_url_and_events(session: Session, now: datetime) -> None:
     with pytest.raises(webhooks.BadEndpoint):
         webhooks.register(
-            session, url="ftp://example.test/x", events=["attestation.signed"], now=now
+            session, url="ftp://example.test/x", events=["attestation.signed"], now=now, keys="k"
         )
     with pytest.raises(webhooks.BadEndpoint):
-        webhooks.register(session, url="https://example.test/x", events=["coffee.ready"], now=now)
+        webhooks.register(
+            session, url="https://example.test/x", events=["coffee.ready"], now=now, keys="k"
+        )
 
 
 def test_a_signed_attestation_is_delivered_once_and_signed(
@@ -99,10 +120,11 @@ def test_a_signed_attestation_is_delivered_once_and_signed(
     receiver: Receiver,
     now: datetime,
 ) -> None:
-    endpoint = webhooks.register(
-        session, url=receiver.url, events=["attestation.signed", "course.completed"], now=now
+    endpoint, secret = register(
+        app, session, url=receiver.url, events=["attestation.signed", "course.completed"], now=now
     )
-    secret = endpoint.secret
+    assert secret not in endpoint.secret_encrypted
+    assert crypto.decrypt(str(app.secret_key), endpoint.secret_encrypted) == secret
     complete(session, company.a2, company.course, now)
     session.commit()
     _run(app, database, now)
@@ -125,7 +147,7 @@ def test_history_before_registration_is_not_replayed(
     receiver: Receiver,
     now: datetime,
 ) -> None:
-    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
+    register(app, session, url=receiver.url, events=["attestation.signed"], now=now)
     session.commit()  # a1 and b1 signed before the endpoint existed
     _run(app, database, now)
     assert receiver.received == []
@@ -142,7 +164,7 @@ def _first_delivery_answered(
     status: int,
 ) -> OutboxMessage:
     """One attestation.signed event, whose first delivery the receiver answers with `status`."""
-    webhooks.register(session, url=receiver.url, events=["attestation.signed"], now=now)
+    register(app, session, url=receiver.url, events=["attestation.signed"], now=now)
     complete(session, company.a2, company.course, now)
     session.commit()
     receiver.status = status
@@ -160,7 +182,11 @@ def test_a_receiver_that_is_down_gets_it_later_exactly_once(
     now: datetime,
 ) -> None:
     row = _first_delivery_answered(app, database, session, company, receiver, now, status=503)
-    assert (row.status, row.attempts, row.last_error) == (OutboxStatus.PENDING, 1, "HTTP 503")
+    assert (row.status, row.attempts, row.last_error) == (
+        OutboxStatus.PENDING,
+        1,
+        "HTTP 503 Service Unavailable",
+    )
     receiver.status = 200
     _run(app, database, now + timedelta(seconds=30))  # still backing off
     assert len(receiver.received) == 1
@@ -190,7 +216,8 @@ def test_overdue_and_onboarding_complete_events(
     receiver: Receiver,
     now: datetime,
 ) -> None:
-    webhooks.register(
+    register(
+        app,
         session,
         url=receiver.url,
         events=["assignment.overdue", "person.onboarding_complete"],
@@ -220,3 +247,61 @@ def test_webhooks_from_the_command_line(app: Flask, receiver: Receiver) -> None:
     assert receiver.url in runner.invoke(args=["lms", "webhooks", "list"]).output
     assert runner.invoke(args=["lms", "webhooks", "remove", "1"]).exit_code in (0, 1)
     assert runner.invoke(args=["lms", "webhooks", "add", "ftp://x"]).exit_code != 0
+
+
+@pytest.mark.parametrize("where", ["loopback", "metadata"])
+def test_a_webhook_to_loopback_or_the_metadata_address_is_refused_and_nothing_is_sent(
+    settings: Settings,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+    where: str,
+) -> None:
+    # The operator allows no internal host (the production default).
+    app = create_app(settings.with_overrides(outbound_allow=()), database=database)
+    url = receiver.url if where == "loopback" else "http://169.254.169.254/latest/meta-data/"
+    register(app, session, url=url, events=["attestation.signed"], now=now)
+    complete(session, company.a2, company.course, now)
+    session.commit()
+    _run(app, database, now)
+    session.expire_all()
+    row = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "webhook")).one()
+    assert row.status == OutboxStatus.PENDING
+    assert "not a public address" in str(row.last_error)
+    assert receiver.received == []
+
+
+def test_a_redirect_is_not_followed_and_the_reply_is_not_kept(
+    app: Flask,
+    database: Database,
+    session: Session,
+    company: Company,
+    receiver: Receiver,
+    now: datetime,
+) -> None:
+    receiver.location = "/latest/meta-data/iam/security-credentials/"
+    receiver.reply = b"<html>internal admin console</html>"
+    row = _first_delivery_answered(app, database, session, company, receiver, now, status=307)
+    # One POST, and no GET to the metadata path after it.
+    assert [(r["method"], r["path"]) for r in receiver.received] == [("POST", "/hooks")]
+    assert row.status == OutboxStatus.PENDING
+    assert row.last_error == "HTTP 307 Temporary Redirect"
+
+
+def test_production_registers_https_webhooks_only(
+    settings: Settings, database: Database, session: Session
+) -> None:
+    production = create_app(
+        settings.with_overrides(env="production", secret_key="k" * 40), database=database
+    )
+    runner = production.test_cli_runner()
+    refused = runner.invoke(args=["lms", "webhooks", "add", "http://hooks.example.com/x"])
+    assert refused.exit_code != 0
+    assert "https://" in refused.output
+    added = runner.invoke(args=["lms", "webhooks", "add", "https://hooks.example.com/x"])
+    assert added.exit_code == 0, added.output
+    assert session.scalars(select(webhooks.WebhookEndpoint.url)).all() == [
+        "https://hooks.example.com/x"
+    ]

@@ -4,6 +4,7 @@ store that is down delays statements without losing or doubling any."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -22,16 +23,21 @@ from lms.integrations.lti import platforms
 from lms.integrations.lti.models import LtiLaunch
 from lms.integrations.xapi import service as xapi
 from lms.integrations.xapi.models import LrsEndpoint
+from lms.people import crypto
 from lms.people.models import User
+from lms.people.outbound import Policy
+from lms.reminders.delivery import DeliveryFailed
 from lms.reminders.jobs import JobContext
 from lms.reminders.models import OutboxMessage, OutboxStatus
 from lms.training.cycles import assign_courses
 from tests import factories
 from tests.company import complete
+from tests.conftest import SECRET_KEY
 from tests.lrs import PASSWORD, USERNAME, Ralph, start_ralph
 from tests.smtp import free_port
 
 ADL = "http://adlnet.gov/expapi/verbs/"
+LOCAL = Policy(allow=("127.0.0.1",), https_only=False)  # Ralph listens on loopback
 BASE = "http://127.0.0.1:5000"  # the test settings' LMS_BASE_URL default
 
 
@@ -68,6 +74,7 @@ def _connect(session: Session, url: str, now: datetime, send_email: bool = False
         password=PASSWORD,
         send_email=send_email,
         now=now - timedelta(minutes=30),  # before what the test does
+        keys=SECRET_KEY,
         allow_http=True,
     )
     session.commit()
@@ -99,6 +106,7 @@ def _launch(session: Session, user: User, now: datetime) -> LtiLaunch:
             key_set_url="https://lms.example.test/jwks",
         ),
         now,
+        keys=SECRET_KEY,
     )
     launch = LtiLaunch(
         platform_id=platform.id,
@@ -175,7 +183,7 @@ def test_a_learning_path_reaches_the_lrs_as_statements(
     # Running again, or re-sending a statement whose reply was lost, stores nothing twice.
     _job(app, database, now + timedelta(minutes=2))
     endpoint = session.scalars(select(LrsEndpoint)).one()
-    xapi.put_statement(endpoint, by_verb["attested"])
+    xapi.put_statement(endpoint, by_verb["attested"], policy=LOCAL, keys=SECRET_KEY)
     assert len(_mine(ralph, "account", ref)) == len(stored)
 
 
@@ -244,5 +252,36 @@ def test_an_lrs_address_must_be_https_and_need_credentials(session: Session, now
                 password="p",
                 send_email=False,
                 now=now,
+                keys=SECRET_KEY,
             )
         assert refused.value.field == field
+
+
+def test_the_lrs_password_is_stored_encrypted(
+    session: Session, ralph: Ralph, now: datetime
+) -> None:
+    endpoint = _connect(session, ralph.url, now)
+    assert PASSWORD not in endpoint.password_encrypted
+    assert crypto.decrypt(SECRET_KEY, endpoint.password_encrypted) == PASSWORD
+
+
+def test_what_an_lrs_says_when_it_refuses_a_statement_is_not_kept(
+    session: Session, ralph: Ralph, now: datetime
+) -> None:
+    endpoint = _connect(session, ralph.url, now)
+    statement = {"id": str(uuid.uuid4()), "verb": {"id": "not an IRI"}, "note": "malformed"}
+    with pytest.raises(DeliveryFailed) as refused:
+        xapi.put_statement(endpoint, statement, policy=LOCAL, keys=SECRET_KEY)
+    # The status and its reason phrase, never the LRS's own reply (it can echo anything).
+    assert re.fullmatch(r"HTTP 4\d\d [A-Za-z ]+", str(refused.value))
+    assert refused.value.permanent
+
+
+def test_an_lrs_on_loopback_is_refused_unless_the_operator_allows_it(
+    session: Session, ralph: Ralph, now: datetime
+) -> None:
+    endpoint = _connect(session, ralph.url, now)
+    with pytest.raises(DeliveryFailed, match="not a public address"):
+        xapi.put_statement(
+            endpoint, {"id": str(uuid.uuid4())}, policy=Policy(https_only=False), keys=SECRET_KEY
+        )

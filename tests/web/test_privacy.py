@@ -17,7 +17,7 @@ from lms.people.models import User
 from lms.people.service import deactivate
 from lms.reminders.outbox import enqueue
 from tests.company import Company
-from tests.conftest import Auth
+from tests.conftest import SECRET_KEY, Auth
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.usefixtures("now")
@@ -49,6 +49,7 @@ def test_my_data_holds_everything_about_me_and_nothing_about_others(
             key_set_url="https://lms.example.test/k",
         ),
         company.start,
+        keys=SECRET_KEY,
     )  # fmt: skip
     for person, subject in ((me, "lms-me"), (company.a2, "lms-a2")):
         session.add(

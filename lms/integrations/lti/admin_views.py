@@ -16,6 +16,7 @@ from lms.extensions import db_session, settings
 from lms.integrations.lti import keys, platforms
 from lms.integrations.lti.forms import PlatformForm
 from lms.integrations.lti.scores import KIND
+from lms.people import crypto
 from lms.people.access import role_required
 from lms.people.models import Role
 from lms.reminders.models import OutboxMessage
@@ -73,6 +74,7 @@ def register() -> ResponseReturnValue:
                 db_session(),
                 details,
                 clock.now(),
+                keys=crypto.current_keys(),
                 allow_http=not settings().is_production,
                 created_by_id=current_user.id,
             )

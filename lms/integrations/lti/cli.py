@@ -11,6 +11,7 @@ from lms import clock
 from lms.audit.service import record
 from lms.extensions import database, settings
 from lms.integrations.lti import keys, platforms
+from lms.people import crypto
 
 lti_group = AppGroup("lti", help="LTI 1.3: the LMS platforms that launch Vern's courses.")
 
@@ -58,7 +59,11 @@ def add_platform(
     with database().transaction() as session:
         try:
             platform = platforms.register(
-                session, details, clock.now(), allow_http=not settings().is_production
+                session,
+                details,
+                clock.now(),
+                keys=crypto.current_keys(),
+                allow_http=not settings().is_production,
             )
         except platforms.BadPlatform as bad:
             raise click.ClickException(str(bad)) from None
@@ -124,7 +129,7 @@ def switch_on(platform_id: int) -> None:
 def urls() -> None:
     """What to enter on the platform's side (from LMS_BASE_URL)."""
     with database().transaction() as session:
-        keys.ensure_key(session, clock.now())
+        keys.ensure_key(session, clock.now(), crypto.current_keys())
     _echo_urls()
 
 

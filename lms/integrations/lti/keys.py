@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.integrations.lti.models import LtiToolKey
+from lms.people import crypto
 
 KEY_BITS = 2048
 
@@ -21,8 +22,9 @@ def current_key(session: Session) -> LtiToolKey | None:
     return session.scalars(select(LtiToolKey).order_by(LtiToolKey.id.desc()).limit(1)).first()
 
 
-def ensure_key(session: Session, now: datetime) -> LtiToolKey:
-    """The current key, made on first need (registering the first platform, `lms lti init`)."""
+def ensure_key(session: Session, now: datetime, keys: crypto.Keys) -> LtiToolKey:
+    """The current key, made on first need (registering the first platform, `lms lti urls`);
+    its private half is stored encrypted under `keys`."""
     key = current_key(session)
     if key is not None:
         return key
@@ -32,14 +34,25 @@ def ensure_key(session: Session, now: datetime) -> LtiToolKey:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode("ascii")
-    key = LtiToolKey(kid=JWK.from_pem(pem.encode()).thumbprint(), private_pem=pem, created_at=now)
+    key = LtiToolKey(
+        kid=JWK.from_pem(pem.encode()).thumbprint(),
+        private_pem_encrypted=crypto.encrypt(keys, pem),
+        public_pem=public_pem_of(pem),
+        created_at=now,
+    )
     session.add(key)
     session.flush()
     return key
 
 
-def public_pem(key: LtiToolKey) -> str:
-    private = serialization.load_pem_private_key(key.private_pem.encode(), password=None)
+def private_pem(key: LtiToolKey, keys: crypto.Keys) -> str:
+    """The private key, opened for signing (SecretUnreadable if `keys` cannot open it)."""
+    return crypto.decrypt(keys, key.private_pem_encrypted)
+
+
+def public_pem_of(private_pem: str) -> str:
+    """The public half of a PEM private key, as PEM."""
+    private = serialization.load_pem_private_key(private_pem.encode(), password=None)
     return (
         private.public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -48,7 +61,7 @@ def public_pem(key: LtiToolKey) -> str:
 
 
 def public_jwk(key: LtiToolKey) -> dict[str, Any]:
-    jwk: dict[str, Any] = JWK.from_pem(public_pem(key).encode()).export_public(as_dict=True)
+    jwk: dict[str, Any] = JWK.from_pem(key.public_pem.encode()).export_public(as_dict=True)
     return {**jwk, "kid": key.kid, "alg": "RS256", "use": "sig"}
 
 

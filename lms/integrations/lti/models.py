@@ -54,7 +54,10 @@ class LtiToolKey(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
-    private_pem: Mapped[str] = mapped_column(Text)
+    # Encrypted at rest (lms.people.crypto): whoever holds it can sign as Vern to platforms.
+    private_pem_encrypted: Mapped[str] = mapped_column(Text)
+    # The public half, served at the JWKS URL without opening the private key.
+    public_pem: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

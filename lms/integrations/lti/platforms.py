@@ -14,9 +14,10 @@ from pylti1p3.tool_config.abstract import ToolConfAbstract
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lms.integrations.lti import keys
+from lms.integrations.lti import keys as tool_keys
 from lms.integrations.lti.models import LtiPlatform, LtiToolKey
 from lms.messages import N_
+from lms.people import crypto
 
 
 class BadPlatform(ValueError):
@@ -107,6 +108,7 @@ def register(
     details: PlatformDetails,
     now: datetime,
     *,
+    keys: crypto.Keys,
     allow_http: bool = False,
     created_by_id: int | None = None,
 ) -> LtiPlatform:
@@ -136,7 +138,7 @@ def register(
     )
     session.add(platform)
     session.flush()
-    keys.ensure_key(session, now)
+    tool_keys.ensure_key(session, now, keys)
     return platform
 
 
@@ -162,8 +164,8 @@ def find(session: Session, issuer: str, client_id: str | None) -> LtiPlatform | 
     return found[0] if len(found) == 1 else None
 
 
-def registration(platform: LtiPlatform, key: LtiToolKey | None) -> Registration:
-    """pylti1p3's view of a platform, with Vern's key for signing."""
+def registration(platform: LtiPlatform, key: LtiToolKey | None, keys: crypto.Keys) -> Registration:
+    """pylti1p3's view of a platform, with Vern's key (opened with `keys`) for signing."""
     found = (
         Registration()
         .set_issuer(platform.issuer)
@@ -174,15 +176,19 @@ def registration(platform: LtiPlatform, key: LtiToolKey | None) -> Registration:
         .set_key_set(platform.key_set)  # type: ignore[arg-type]  # a JWKS dict
     )
     if key is not None:
-        found.set_tool_private_key(key.private_pem).set_tool_public_key(keys.public_pem(key))
+        found.set_tool_private_key(tool_keys.private_pem(key, keys)).set_tool_public_key(
+            key.public_pem
+        )
     return found
 
 
 class VernToolConf(ToolConfAbstract[Any]):
     """Registrations from the lti_platforms table; any issuer may have several client ids."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, keys: crypto.Keys | None = None) -> None:
         self._db = session
+        # The running app's keys unless given (pylti1p3 builds registrations on demand).
+        self._keys = keys if keys is not None else crypto.current_keys()
         self.platform: LtiPlatform | None = None  # the one the last lookup found
 
     def check_iss_has_one_client(self, iss: str) -> bool:
@@ -200,7 +206,7 @@ class VernToolConf(ToolConfAbstract[Any]):
         self.platform = find(self._db, iss, client_id or None)
         if self.platform is None:
             return None  # type: ignore[return-value]  # pylti1p3 turns None into its error
-        return registration(self.platform, keys.current_key(self._db))
+        return registration(self.platform, tool_keys.current_key(self._db), self._keys)
 
     def find_deployment(self, iss: str, deployment_id: str) -> Deployment | None:
         return None

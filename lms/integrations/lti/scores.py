@@ -20,12 +20,14 @@ from sqlalchemy.orm import Session
 
 from lms.clock import iso_utc
 from lms.db import Database
-from lms.integrations.lti import keys
+from lms.integrations.lti import keys as tool_keys
 from lms.integrations.lti.http import PatientSession
 from lms.integrations.lti.launches import SCORE_SCOPE
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiToolKey
 from lms.integrations.lti.platforms import registration
 from lms.integrations.lti.storage import purge_expired
+from lms.people import crypto, outbound
+from lms.people.outbound import Policy
 from lms.reminders import delivery, outbox
 from lms.reminders.delivery import DeliveryFailed, NotWanted
 from lms.reminders.jobs import JobContext
@@ -96,9 +98,21 @@ def _grade(payload: dict[str, Any]) -> Grade:
     )
 
 
-def post_score(platform: LtiPlatform, key: LtiToolKey | None, payload: dict[str, Any]) -> None:
-    """Token from the platform (client assertion signed with Vern's key), then the score."""
-    connector = ServiceConnector(registration(platform, key), requests_session=PatientSession())
+def post_score(
+    platform: LtiPlatform,
+    key: LtiToolKey | None,
+    payload: dict[str, Any],
+    *,
+    policy: Policy,
+    keys: crypto.Keys,
+) -> None:
+    """Token from the platform (client assertion signed with Vern's key), then the score,
+    under the outbound policy; only the status of a refusal is kept, never the body."""
+    try:
+        found = registration(platform, key, keys)
+    except crypto.SecretUnreadable:
+        raise DeliveryFailed("LTI key unreadable: was the secret key changed?") from None
+    connector = ServiceConnector(found, requests_session=PatientSession(policy))
     service = AssignmentsGradesService(
         connector, {"scope": payload["scopes"], "lineitem": payload["lineitem"]}
     )
@@ -106,22 +120,27 @@ def post_score(platform: LtiPlatform, key: LtiToolKey | None, payload: dict[str,
         service.put_grade(_grade(payload))
     except LtiServiceException as error:
         status = error.response.status_code
-        raise DeliveryFailed(f"HTTP {status} from {error.response.url}", status in GONE) from None
-    except (LtiException, RequestException) as error:
-        raise DeliveryFailed(f"{type(error).__name__}: {error}", permanent=False) from None
+        reason = outbound.status_reason(error.response)
+        raise DeliveryFailed(f"{reason} from {error.response.url}", status in GONE) from None
+    except (LtiException, RequestException, ValueError) as error:
+        # pylti1p3's messages can quote a reply; the session's own reasons cannot.
+        detail = str(error) if isinstance(error, RequestException) else type(error).__name__
+        raise DeliveryFailed(detail[:300], permanent=False) from None
 
 
-def deliver_due(database: Database, now: datetime, limit: int = 100) -> str:
+def deliver_due(
+    database: Database, now: datetime, *, policy: Policy, keys: crypto.Keys, limit: int = 100
+) -> str:
     """Post the due scores (see lms.reminders.delivery)."""
     with database.transaction() as session:
         active = {p.id: p for p in session.scalars(select(LtiPlatform).where(LtiPlatform.active))}
-        key = keys.current_key(session)
+        key = tool_keys.current_key(session)
 
     def send(message: OutboxMessage) -> None:
         platform = active.get(message.payload["platform_id"])
         if platform is None:
             raise NotWanted("platform switched off")
-        post_score(platform, key, message.payload)
+        post_score(platform, key, message.payload, policy=policy, keys=keys)
 
     posted, failed = delivery.deliver_due(database, now, kind=KIND, send=send, limit=limit)
     return f"scores posted {posted}, failed {failed}"
@@ -135,6 +154,11 @@ def run(context: JobContext) -> str:
         purged = purge_expired(session, context.now)
     return (
         f"scores queued {found}, "
-        + deliver_due(context.database, context.now)
+        + deliver_due(
+            context.database,
+            context.now,
+            policy=Policy.from_settings(context.settings),
+            keys=crypto.current_keys(),
+        )
         + (f", expired LTI values removed {purged}")
     )

@@ -14,6 +14,7 @@ from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.integrations.xapi import service
 from lms.integrations.xapi.forms import LrsForm
+from lms.people import crypto
 from lms.people.access import role_required
 from lms.people.models import Role
 from lms.reminders.models import OutboxMessage
@@ -60,6 +61,7 @@ def connect() -> ResponseReturnValue:
                 password=form.password.data or "",
                 send_email=bool(form.send_email.data),
                 now=clock.now(),
+                keys=crypto.current_keys(),
                 allow_http=not settings().is_production,
                 created_by_id=current_user.id,
             )

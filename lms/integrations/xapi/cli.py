@@ -9,6 +9,7 @@ from lms import clock
 from lms.audit.service import record
 from lms.extensions import database, settings
 from lms.integrations.xapi import service
+from lms.people import crypto
 
 xapi_group = AppGroup("xapi", help="xAPI: the Learning Record Stores Vern sends statements to.")
 
@@ -36,6 +37,7 @@ def add_lrs(name: str, url: str, username: str, password: str, send_email: bool)
                 password=password,
                 send_email=send_email,
                 now=clock.now(),
+                keys=crypto.current_keys(),
                 allow_http=not settings().is_production,
             )
         except service.BadLrs as bad:

@@ -18,8 +18,9 @@ class LrsEndpoint(Base):
     # The xAPI base, e.g. https://lrs.example.com/xAPI/ (statements go to <url>statements).
     url: Mapped[str] = mapped_column(String(500))
     username: Mapped[str] = mapped_column(String(200))
-    # Kept as is: Basic authentication needs it. Never shown again after it is entered.
-    password: Mapped[str] = mapped_column(String(200))
+    # Basic authentication needs the password itself, so it is kept encrypted
+    # (lms.people.crypto), not hashed. Never shown again after it is entered.
+    password_encrypted: Mapped[str] = mapped_column(String(500))
     # Name people by email (mbox) instead of a pseudonymous account: only if the company
     # decided its LRS may hold addresses.
     send_email: Mapped[bool] = mapped_column(Boolean, default=False)

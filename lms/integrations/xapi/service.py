@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,7 +29,9 @@ from lms.integrations.lti.models import LtiLaunch
 from lms.integrations.xapi import statements as xapi
 from lms.integrations.xapi.models import LrsEndpoint
 from lms.messages import N_
+from lms.people import crypto, outbound
 from lms.people.models import User
+from lms.people.outbound import Policy
 from lms.reminders import delivery, outbox
 from lms.reminders.delivery import DeliveryFailed, NotWanted
 from lms.reminders.jobs import JobContext
@@ -47,7 +48,7 @@ from lms.training.models import (
 
 KIND = "xapi"
 XAPI_VERSION = "1.0.3"
-TIMEOUT_SECONDS = 10
+AGENT = "Vern-xAPI/1"
 # A row is stamped a moment before it commits; each run re-reads this far back, and the outbox's
 # unique keys drop what was queued already.
 OVERLAP = timedelta(minutes=10)
@@ -76,6 +77,7 @@ def register(
     password: str,
     send_email: bool,
     now: datetime,
+    keys: crypto.Keys,
     allow_http: bool = False,
     created_by_id: int | None = None,
 ) -> LrsEndpoint:
@@ -92,7 +94,7 @@ def register(
         name=name.strip(),
         url=url.strip().rstrip("/") + "/",
         username=username.strip(),
-        password=password,
+        password_encrypted=crypto.encrypt(keys, password),
         send_email=send_email,
         active=True,
         id_seed=str(uuid.uuid4()),
@@ -355,38 +357,42 @@ def find_statements(session: Session, now: datetime, *, base_url: str, domain: s
 # --- delivering ------------------------------------------------------------------------------
 
 
-def put_statement(endpoint: LrsEndpoint, statement: dict[str, Any]) -> None:
-    """PUT one statement under its id. 204 stored; 409 means a statement with that id is there
-    already, which for Vern's deterministic ids means an earlier try arrived."""
-    credentials = base64.b64encode(f"{endpoint.username}:{endpoint.password}".encode()).decode()
-    request = urllib.request.Request(  # noqa: S310 - scheme checked at registration
-        endpoint.url + "statements?" + urlencode({"statementId": statement["id"]}),
-        data=json.dumps(statement, sort_keys=True).encode(),
-        method="PUT",
-        headers={
-            "Content-Type": "application/json",
-            "X-Experience-API-Version": XAPI_VERSION,
-            "Authorization": f"Basic {credentials}",
-            "User-Agent": "Vern-xAPI/1",
-        },
-    )
+def put_statement(
+    endpoint: LrsEndpoint, statement: dict[str, Any], *, policy: Policy, keys: crypto.Keys
+) -> None:
+    """PUT one statement under its id, under the outbound policy. 204 stored; 409 means a
+    statement with that id is there already, which for Vern's deterministic ids means an
+    earlier try arrived. What the LRS says besides its status is never kept."""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            response.read(1024)
-    except urllib.error.HTTPError as error:
-        detail = error.read(300).decode("utf-8", "replace")
-        error.close()
-        if error.code == 409:
-            return
-        # A statement the LRS calls malformed will not get better by waiting.
-        raise DeliveryFailed(
-            f"HTTP {error.code}: {detail}", permanent=error.code in (400, 422)
-        ) from None
-    except (urllib.error.URLError, OSError) as error:
-        raise DeliveryFailed(f"cannot reach {endpoint.url}: {error}") from None
+        password = crypto.decrypt(keys, endpoint.password_encrypted)
+    except crypto.SecretUnreadable:
+        raise DeliveryFailed("LRS password unreadable: was the secret key changed?") from None
+    credentials = base64.b64encode(f"{endpoint.username}:{password}".encode()).decode()
+    url = endpoint.url + "statements?" + urlencode({"statementId": statement["id"]})
+    headers = {
+        "Content-Type": "application/json",
+        "X-Experience-API-Version": XAPI_VERSION,
+        "Authorization": f"Basic {credentials}",
+    }
+    body = json.dumps(statement, sort_keys=True).encode()
+    try:
+        with (
+            policy.session(AGENT) as http,
+            http.put(url, data=body, headers=headers, stream=True) as response,
+        ):
+            status = response.status_code
+            reason = outbound.status_reason(response)
+    except (outbound.OutboundError, requests.RequestException) as error:
+        raise DeliveryFailed(f"cannot reach {endpoint.url}: {outbound.failure(error)}") from None
+    if 200 <= status < 300 or status == 409:
+        return
+    # A statement the LRS calls malformed will not get better by waiting.
+    raise DeliveryFailed(reason, permanent=status in (400, 422))
 
 
-def deliver_due(database: Database, now: datetime, limit: int = 500) -> str:
+def deliver_due(
+    database: Database, now: datetime, *, policy: Policy, keys: crypto.Keys, limit: int = 500
+) -> str:
     """Send the due statements (see lms.reminders.delivery)."""
     with database.transaction() as session:
         active = {e.id: e for e in session.scalars(select(LrsEndpoint).where(LrsEndpoint.active))}
@@ -395,7 +401,7 @@ def deliver_due(database: Database, now: datetime, limit: int = 500) -> str:
         endpoint = active.get(message.payload["endpoint_id"])
         if endpoint is None:
             raise NotWanted("LRS switched off")
-        put_statement(endpoint, message.payload["statement"])
+        put_statement(endpoint, message.payload["statement"], policy=policy, keys=keys)
 
     stored, failed = delivery.deliver_due(database, now, kind=KIND, send=send, limit=limit)
     return f"statements stored {stored}, failed {failed}"
@@ -410,4 +416,7 @@ def run(context: JobContext) -> str:
             base_url=context.settings.base_url,
             domain=context.settings.mail_domain,
         )
-    return f"statements queued {found}, " + deliver_due(context.database, context.now)
+    policy = Policy.from_settings(context.settings)
+    return f"statements queued {found}, " + deliver_due(
+        context.database, context.now, policy=policy, keys=crypto.current_keys()
+    )

@@ -23,6 +23,7 @@ from lms.reminders.models import OutboxMessage
 from lms.reminders.outbox import enqueue
 from lms.training.models import Attestation
 from tests.company import Company
+from tests.conftest import SECRET_KEY
 
 RETENTION = 6 * 365 + 2
 
@@ -88,6 +89,7 @@ def test_erasure_removes_personal_data_and_the_chain_still_verifies(
             key_set_url="https://lms.example.test/k",
         ),
         now,
+        keys=SECRET_KEY,
     )
     link = {"platform_id": platform.id, "subject": "lms-7", "user_id": person.id}
     session.add(LtiUserLink(**link, created_at=now))
