@@ -20,6 +20,7 @@ from lms.admin import people_import as importer
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.loader import CourseFileError, load_catalog
 from lms.clock import iso_utc
+from lms.db import give_way
 from lms.evidence import checkpoints, keys, ledger, packs
 from lms.extensions import database, settings
 from lms.integrations.lti.cli import lti_group
@@ -327,6 +328,7 @@ def _apply_in_batches(
                     source=path.name,
                 ):
                     session.commit()
+                    give_way(session)
                     bar.update(run.done - bar.pos)
             except (SQLAlchemyError, PeopleError) as error:
                 session.rollback()

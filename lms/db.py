@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -28,6 +29,19 @@ def lost_write_race(error: BaseException) -> bool:
         and SQLITE_BEGIN.get() == "DEFERRED"
         and "database is locked" in str(error.orig)
     )
+
+
+# SQLite queues nobody for its write lock: a writer that finds it taken sleeps and tries again
+# (up to 100 ms apart once it has waited a while), so a loop that commits and begins again at
+# once keeps the lock from every other writer until it ends.
+GIVE_WAY_SECONDS = 0.12
+
+
+def give_way(session: Session) -> None:
+    """Between the committed batches of a long write (an import): on SQLite, leave the write
+    lock free long enough for a writer that is waiting (a sign-in) to take it."""
+    if session.get_bind().dialect.name == "sqlite":
+        time.sleep(GIVE_WAY_SECONDS)
 
 
 # Where a page view's session keeps the audit events it holds back until after its commit.

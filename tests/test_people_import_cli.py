@@ -1,14 +1,25 @@
-"""`lms people import FILE.csv`: file:line problems and exit 1, dry run, apply, re-import."""
+"""`lms people import FILE.csv`: file:line problems and exit 1, dry run, apply, re-import, and
+sign-ins that get through while a big file is applied."""
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import datetime
 from pathlib import Path
 
+from click.testing import Result
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from lms import create_app
+from lms.config import Settings
+from lms.db import Database
 from lms.people.models import User
+from lms.people.service import create_user
+from tests.conftest import Auth
+from tests.factories import PASSWORD
 
 HEADER = "external_id,email,full_name,department,manager_external_id\n"
 
@@ -72,3 +83,54 @@ def test_a_file_that_is_not_utf8_is_refused(app: Flask, tmp_path: Path) -> None:
     result = app.test_cli_runner().invoke(args=["lms", "people", "import", str(path)])
     assert result.exit_code == 1
     assert f"{path}:2: the file is not UTF-8 text" in result.output
+
+
+def _big_file(tmp_path: Path, rows: int) -> Path:
+    lines = [
+        f"E{i},p{i}@example.test,Person {i},dept-{i % 20},{f'E{i // 10}' if i >= 10 else ''}\n"
+        for i in range(rows)
+    ]
+    return _write(tmp_path, HEADER + "".join(lines))
+
+
+def test_a_sign_in_gets_through_while_a_big_import_runs(
+    settings: Settings, fresh_database_url: str, tmp_path: Path, now: datetime
+) -> None:
+    """On SQLite a transaction holds the write lock: the import commits batch by batch, so a
+    sign-in waits for one batch at most, not for the whole file (nor fails after 10 s)."""
+    database = Database(fresh_database_url)
+    app = create_app(settings.with_overrides(database_url=fresh_database_url), database=database)
+    with database.transaction() as session:
+        create_user(
+            session, email="hr@example.test", full_name="Hal Hr", now=now, password=PASSWORD
+        )
+    path = _big_file(tmp_path, 3000)
+    finished = threading.Event()
+    outcome: dict[str, Result] = {}
+
+    def run_import() -> None:
+        outcome["import"] = app.test_cli_runner().invoke(
+            args=["lms", "people", "import", str(path)]
+        )
+        finished.set()
+
+    worker = threading.Thread(target=run_import)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not finished.is_set() and time.monotonic() < deadline:
+            with database.transaction() as session:
+                if _people(session) > 1:  # a first batch is in
+                    break
+            time.sleep(0.02)
+        Auth(app.test_client()).login("hr@example.test", PASSWORD)  # a 302, not a 500
+        signed_in_during_import = not finished.is_set()
+        with database.transaction() as session:
+            people_at_sign_in = _people(session)
+    finally:
+        worker.join()
+        database.dispose()
+    assert outcome["import"].exit_code == 0, outcome["import"].output
+    assert "imported: 3000 create" in outcome["import"].output
+    assert signed_in_during_import
+    assert 1 < people_at_sign_in < 3001  # partway: the batches before it were committed

@@ -844,7 +844,8 @@ def _write_active(
 T = TypeVar("T")
 
 
-def _chunks(items: list[T], size: int = BATCH_ROWS) -> Iterator[list[T]]:
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    size = BATCH_ROWS  # read when called: tests make batches small
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

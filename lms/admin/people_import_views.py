@@ -14,6 +14,7 @@ from lms import clock
 from lms.admin import people_import as importer
 from lms.admin.people_import_forms import MAX_UPLOAD_BYTES, ApplyForm, UploadForm
 from lms.audit.service import record
+from lms.db import give_way
 from lms.errors import mark_rollback
 from lms.extensions import db_session, settings
 from lms.people.access import role_required
@@ -112,6 +113,7 @@ def apply() -> ResponseReturnValue:
             preboarding_days=settings().preboarding_days,
         ):
             session.commit()  # a batch at a time, so sign-ins are not kept waiting
+            give_way(session)
     except (SQLAlchemyError, PeopleError) as error:
         log.exception("people import stopped after line %s", run.line)
         session.rollback()

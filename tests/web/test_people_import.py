@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 from datetime import datetime
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from lms.admin import people_import as importer
+from lms.audit.models import AuditEvent
 from lms.people.models import Role, User
 from tests import factories
 from tests.conftest import Auth, csrf_token
@@ -151,3 +155,36 @@ def test_the_page_speaks_norwegian(client: FlaskClient, session: Session, hr: Us
     page = _upload(client, HEADER + "E1,nope,Kari,,\n")
     assert "Importer personer" in page
     assert "er ikke en gyldig e-postadresse" in page
+
+
+def test_a_batch_that_fails_keeps_the_ones_before_and_the_page_says_where_it_stopped(
+    client: FlaskClient, session: Session, hr: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    Auth(client).login(hr.email, factories.PASSWORD)
+    text = HEADER + "".join(f"E{i},p{i}@example.test,Person {i},,\n" for i in range(1, 6))
+    page = _upload(client, text)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    real_create = importer.create_user
+    made: list[str] = []
+
+    def create_then_fail(session: Session, **kwargs: Any) -> User:
+        if len(made) == 3:  # the second batch's second row: the database went away, say
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        made.append(kwargs["email"])
+        return real_create(session, **kwargs)
+
+    monkeypatch.setattr(importer, "create_user", create_then_fail)
+    response = client.post(f"{URL}/apply", data={"csrf_token": csrf_token(page), "csv_text": text})
+
+    assert response.status_code == 302
+    html = client.get(URL).get_data(as_text=True)
+    assert "The import stopped after line 3 (1 of" in html
+    assert "import the same file again to finish" in html
+    session.expire_all()
+    saved = session.scalars(select(User.external_id).where(User.external_id.like("E%"))).all()
+    assert sorted(saved) == ["E1", "E2"]  # the first batch stays; the second left nothing
+    (stopped,) = session.scalars(
+        select(AuditEvent).where(AuditEvent.action == "people.import_stopped")
+    ).all()
+    assert (stopped.actor_id, stopped.detail["applied_through_line"]) == (hr.id, 3)
+    assert stopped.detail["reason"] == "OperationalError"
