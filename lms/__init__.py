@@ -205,6 +205,15 @@ def _commit_reads_then_audit(session: Session) -> None:
 
 
 def _install_request_lifecycle(app: Flask) -> None:
+    from lms.audit.service import CLIENT_ADDRESS
+
+    def audit_with_client_address() -> None:
+        # Every audit event written while serving this request carries its client address.
+        CLIENT_ADDRESS.set(request.remote_addr)
+
+    # First of all: other before-request steps (the login's loader, say) may audit too.
+    app.before_request_funcs.setdefault(None, []).insert(0, audit_with_client_address)
+
     @app.after_request
     def finish_unit_of_work(response: Response) -> Response:
         # The request's one commit: successful responses keep their writes, errors keep none.
@@ -229,6 +238,7 @@ def _install_request_lifecycle(app: Flask) -> None:
         if session is not None:
             session.rollback()
             session.close()
+        CLIENT_ADDRESS.set(None)  # work done after the request (a job, a test) has no client
 
     @app.context_processor
     def template_globals() -> dict[str, object]:
