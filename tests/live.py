@@ -28,6 +28,9 @@ def _environment(
         "LMS_DATABASE_URL": database_url,
         "LMS_INSTANCE_PATH": str(instance),
         "LMS_COURSES_PATH": str(courses),
+        # The test's own servers (OpenID provider, SMTP) listen on loopback, which the outbound
+        # policy refuses unless the operator allows it.
+        "LMS_OUTBOUND_ALLOW": "127.0.0.1",
         **extra_env,
     }
 
