@@ -24,6 +24,7 @@ from lms.db import give_way
 from lms.evidence import checkpoints, keys, ledger, packs
 from lms.extensions import database, settings
 from lms.integrations.lti.cli import lti_group
+from lms.integrations.secret_keys import secrets_group
 from lms.integrations.tokens import Scope, create_token, revoke, tokens
 from lms.integrations.webhooks import EVENTS as webhook_events
 from lms.integrations.webhooks import BadEndpoint
@@ -148,6 +149,7 @@ def scheduler() -> None:
 lms_group.add_command(lti_group)
 lms_group.add_command(xapi_group)
 lms_group.add_command(sso_group)
+lms_group.add_command(secrets_group)
 
 
 @lms_group.group("jobs")
