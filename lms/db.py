@@ -9,7 +9,16 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    create_engine,
+    event,
+    inspect,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
@@ -107,14 +116,48 @@ class AppendOnly:
     The database refuses it too (triggers in the migrations); this names the culprit early."""
 
 
+class Sealed:
+    """Mixin for evidence rows that may change only in the steps of their life (a quiz attempt
+    until it is graded, an exemption until it ends); the model says which. The database refuses
+    the rest too (triggers in migration 0024); this names the culprit early."""
+
+    def change_refused(self, old: dict[str, Any], changed: frozenset[str]) -> bool:
+        """Whether changing `changed` (with the values before in `old`) is refused."""
+        return True
+
+    def delete_refused(self) -> bool:
+        """Whether deleting this row is refused."""
+        return True
+
+
+def _before_and_changed(obj: object) -> tuple[dict[str, Any], frozenset[str]]:
+    old: dict[str, Any] = {}
+    changed = set()
+    for attribute in inspect(obj).attrs:
+        history = attribute.history
+        if history.deleted:
+            old[attribute.key] = history.deleted[0]
+        elif history.unchanged:
+            old[attribute.key] = history.unchanged[0]
+        if history.has_changes():
+            changed.add(attribute.key)
+    return old, frozenset(changed)
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_changes_to_append_only_rows(session: Session, _context: Any, _instances: Any) -> None:
     for obj in session.deleted:
-        if isinstance(obj, AppendOnly):
+        if isinstance(obj, AppendOnly) or (isinstance(obj, Sealed) and obj.delete_refused()):
             raise AppendOnlyViolation(f"{type(obj).__name__} rows cannot be deleted")
     for obj in session.dirty:
         if isinstance(obj, AppendOnly) and session.is_modified(obj):
             raise AppendOnlyViolation(f"{type(obj).__name__} rows cannot be changed")
+        if isinstance(obj, Sealed) and session.is_modified(obj):
+            old, changed = _before_and_changed(obj)
+            if changed and obj.change_refused(old, changed):
+                raise AppendOnlyViolation(
+                    f"{type(obj).__name__} rows cannot be changed so ({', '.join(sorted(changed))})"
+                )
 
 
 class iso_utc_text(FunctionElement[str]):  # noqa: N801 - reads like the SQL function it is

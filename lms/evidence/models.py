@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from lms.db import AppendOnly, Base, UTCDateTime
+from lms.db import AppendOnly, Base, Sealed, UTCDateTime
 
 
 class LedgerSubject(Base):
@@ -56,8 +56,11 @@ class LedgerEntry(AppendOnly, Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class LedgerPersonal(Base):
-    """The personal fields of one entry, outside the chain; deleted on erasure."""
+class LedgerPersonal(Sealed, Base):
+    """The personal fields of one entry, outside the chain: never changed, deleted on erasure."""
+
+    def delete_refused(self) -> bool:
+        return False
 
     __tablename__ = "ledger_personal"
 

@@ -266,7 +266,12 @@ def _entry(kind: str, prefix: str, row_id: Any) -> tuple[Any, Any, list[Any]]:
 
 
 def _rows(session: Session, query: Select[Any]) -> Iterator[Any]:
-    yield from session.execute(query.execution_options(yield_per=BATCH))
+    # In batches (a server-side cursor on PostgreSQL), closed even when the caller stops early.
+    result = session.execute(query.execution_options(yield_per=BATCH))
+    try:
+        yield from result
+    finally:
+        result.close()
 
 
 def _compare(
@@ -585,7 +590,10 @@ def verify_records(session: Session) -> Mismatch | None:
         _attendance_problems(session, since),
         _exemption_problems(session, _first_exemption(session)),
     ):
-        problem = next(problems, None)
+        try:
+            problem = next(problems, None)
+        finally:
+            problems.close()
         if problem is not None:
             return problem
     return _orphans(session) or _personal_orphans(session)

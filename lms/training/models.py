@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.catalog.models import Course, CourseVersion
-from lms.db import AppendOnly, Base, UTCDateTime
+from lms.db import AppendOnly, Base, Sealed, UTCDateTime
 from lms.people.models import User
 
 
@@ -80,8 +80,9 @@ class ModuleView(Base):
     viewed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # xAPI reads by time
 
 
-class QuizAttempt(Base):
-    """Exactly what was served to one person, what they answered and how it was graded."""
+class QuizAttempt(Sealed, Base):
+    """Exactly what was served to one person, what they answered and how it was graded; once
+    graded it is evidence and never changes (nor goes)."""
 
     __tablename__ = "quiz_attempts"
     __table_args__ = (UniqueConstraint("assignment_id", "number"),)
@@ -101,6 +102,12 @@ class QuizAttempt(Base):
     passed: Mapped[bool | None] = mapped_column(Boolean)
 
     assignment: Mapped[Assignment] = relationship()
+
+    def change_refused(self, old: dict[str, Any], changed: frozenset[str]) -> bool:
+        return old.get("submitted_at") is not None
+
+    def delete_refused(self) -> bool:
+        return self.submitted_at is not None
 
 
 class Attestation(AppendOnly, Base):
@@ -136,11 +143,12 @@ class Attestation(AppendOnly, Base):
     assignment: Mapped[Assignment] = relationship()
 
 
-class Exemption(Base):
+class Exemption(Sealed, Base):
     """A person excused from one cycle of a course (e.g. covered by an outside certificate).
 
     Never a completion: dashboards and evidence show it as exempt, and reminders skip it while
-    it lasts. When it expires or is revoked the cycle is open again, with a fresh due date."""
+    it lasts. When it expires or is revoked the cycle is open again, with a fresh due date.
+    Evidence: never deleted, and the only change is its end, once."""
 
     __tablename__ = "exemptions"
     __table_args__ = (Index("ix_exemptions_assignment_ended", "assignment_id", "ended_at"),)
@@ -158,9 +166,22 @@ class Exemption(Base):
 
     assignment: Mapped[Assignment] = relationship()
 
+    def change_refused(self, old: dict[str, Any], changed: frozenset[str]) -> bool:
+        return old.get("ended_at") is not None or not changed <= ENDING
 
-class LiveSession(Base):
-    """An instructor-led session of a course; attending it completes the course."""
+    def delete_refused(self) -> bool:
+        return True
+
+
+ENDING = frozenset({"ended_at", "end_reason"})
+# What a live session may change once scheduled: being cancelled. The rest is what an
+# attendance says happened.
+CANCELLING = frozenset({"cancelled_at", "capacity"})
+
+
+class LiveSession(Sealed, Base):
+    """An instructor-led session of a course; attending it completes the course. Never deleted;
+    when, where and with whom never change."""
 
     __tablename__ = "live_sessions"
 
@@ -177,9 +198,15 @@ class LiveSession(Base):
 
     course: Mapped[Course] = relationship()
 
+    def change_refused(self, old: dict[str, Any], changed: frozenset[str]) -> bool:
+        return not changed <= CANCELLING
 
-class LiveSeat(Base):
-    """One person's place in a live session, and whether they came."""
+    def delete_refused(self) -> bool:
+        return True
+
+
+class LiveSeat(Sealed, Base):
+    """One person's place in a live session, and whether they came: once attended, evidence."""
 
     __tablename__ = "live_seats"
     __table_args__ = (UniqueConstraint("session_id", "user_id"),)
@@ -194,3 +221,9 @@ class LiveSeat(Base):
 
     live_session: Mapped[LiveSession] = relationship()
     user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    def change_refused(self, old: dict[str, Any], changed: frozenset[str]) -> bool:
+        return old.get("attended_at") is not None
+
+    def delete_refused(self) -> bool:
+        return self.attended_at is not None
