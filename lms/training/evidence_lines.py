@@ -9,7 +9,7 @@ live session with the seat's, an exemption with its grant's and, once it ends, i
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -297,7 +297,7 @@ def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else ledger.iso_at(moment)
 
 
-def _attempt_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+def _attempt_problems(session: Session, since: datetime) -> Generator[Mismatch]:
     entry, on, columns = _entry(ledger.Kind.QUIZ_RESULT, "attempt:", QuizAttempt.id)
     query = (
         select(
@@ -345,7 +345,7 @@ def _attempt_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
             yield problem
 
 
-def _attestation_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+def _attestation_problems(session: Session, since: datetime) -> Generator[Mismatch]:
     for kind in (ledger.Kind.ATTESTATION, ledger.Kind.COMPLETION):
         entry, on, columns = _entry(kind, "attestation:", Attestation.id)
         personal = aliased(LedgerPersonal)
@@ -432,7 +432,7 @@ def _differing(values: tuple[object, ...], others: tuple[object, ...]) -> str:
     )
 
 
-def _attendance_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+def _attendance_problems(session: Session, since: datetime) -> Generator[Mismatch]:
     entry, on, columns = _entry(ledger.Kind.COMPLETION, "attendance:", LiveSeat.id)
     query = (
         select(
@@ -475,7 +475,7 @@ def _attendance_problems(session: Session, since: datetime) -> Iterator[Mismatch
             yield problem
 
 
-def _exemption_problems(session: Session, since: datetime) -> Iterator[Mismatch]:
+def _exemption_problems(session: Session, since: datetime) -> Generator[Mismatch]:
     granted, on_grant, columns = _entry(ledger.Kind.EXEMPTION, "exemption:", Exemption.id)
     ended = aliased(LedgerEntry)
     on_end = and_(
