@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from flask import current_app, g, request
@@ -93,3 +94,21 @@ def streamed(produce: Callable[[Session], Iterable[str]]) -> Iterator[str]:
             session.close()
 
     return body()
+
+
+@contextmanager
+def reads_first() -> Iterator[None]:
+    """For a request that reads and checks slowly (a password's hash) before it writes: on
+    SQLite the block's reads run without the write lock (BEGIN DEFERRED, side by side with
+    writers) and their transaction ends with the block, so the writes after it take the lock
+    (BEGIN IMMEDIATE) only for as long as they take. Held through the hash, the lock kept every
+    other sign-in in line, and under load one waited past the busy timeout: a 500. The block
+    writes nothing (its first write could lose SQLite's race and fail at once)."""
+    db_session()  # made as the request's own, so its audit events are not held back
+    end_transaction()  # what ran before the view (the login check) took the lock: free it
+    token = SQLITE_BEGIN.set("DEFERRED")
+    try:
+        yield
+    finally:
+        SQLITE_BEGIN.reset(token)
+    end_transaction()

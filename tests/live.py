@@ -65,12 +65,26 @@ def gunicorn(
             stderr=log,
         )
     url = f"http://127.0.0.1:{port}"
+    failed = False
     try:
         _wait_until_serving(server, url, log_path)
         yield url
+    except BaseException:
+        failed = True
+        raise
     finally:
         server.terminate()
         server.wait(timeout=30)
+        if failed:  # the temporary directory goes in a later run: the test output keeps it
+            show_log("gunicorn", log_path)
+
+
+def show_log(name: str, path: Path, limit: int = 200_000) -> None:
+    """Print a server's log (its last `limit` characters) where pytest shows a failed test's
+    output, so a failure under load can be explained after the run."""
+    text = path.read_text(errors="replace") if path.exists() else "(no log written)"
+    cut = f"[... {len(text) - limit} characters before ...]\n" if len(text) > limit else ""
+    print(f"----- {name} log {path} -----\n{cut}{text[-limit:]}", file=sys.stderr)  # noqa: T201
 
 
 def _wait_until_serving(server: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
@@ -127,9 +141,15 @@ def scheduler(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    failed = False
     try:
         yield process
+    except BaseException:
+        failed = True
+        raise
     finally:
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=60)
+        if failed:
+            show_log("scheduler", instance / "scheduler.log")

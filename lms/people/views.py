@@ -13,9 +13,10 @@ from flask_login import current_user, login_required, logout_user
 from lms import clock
 from lms.audit.service import record
 from lms.errors import mark_rollback
-from lms.extensions import db_session, local_path, settings, write_after_outcome
+from lms.extensions import db_session, local_path, reads_first, settings, write_after_outcome
 from lms.people import service, throttle
 from lms.people.forms import LoginForm, PreferencesForm
+from lms.people.models import User
 from lms.people.signing_in import sign_in_and_go
 from lms.people.sso import oidc as sso_oidc
 from lms.people.sso import service as sso
@@ -43,26 +44,20 @@ def _throttled(form: LoginForm, refused: throttle.Throttled) -> ResponseReturnVa
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> ResponseReturnValue:
-    if current_user.is_authenticated:
-        return redirect(url_for("training.my_training"))
     form = LoginForm()
-    if not form.is_submitted() and request.args.get("email"):
-        form.email.data = request.args["email"][:254]  # an invitation fills in the address
-    providers = sso.active_providers(db_session())
-    if form.validate_on_submit():
-        db = db_session()
-        now = clock.now()
-        email = form.email.data or ""
-        decided = _decided_by_domain(form, providers)
-        if decided is not None:
-            return decided
-        try:
-            throttle.check(db, email, _client_ip(), now, throttle.policy_from(settings()))
-        except throttle.Throttled as refused:
-            return _throttled(form, refused)
-        try:
-            user = service.authenticate(db, email, form.password.data or "")
-        except service.InvalidCredentials:
+    # Read and checked without SQLite's write lock (the hash takes a while on purpose); the
+    # writes after it hold the lock for milliseconds, so sign-ins do not queue behind hashes.
+    with reads_first():
+        if current_user.is_authenticated:
+            return redirect(url_for("training.my_training"))
+        providers = sso.active_providers(db_session())
+        submitted = form.validate_on_submit()
+        answer, user = _check(form, providers) if submitted else (None, None)
+    if answer is not None:
+        return answer
+    if submitted:
+        db, now, email = db_session(), clock.now(), form.email.data or ""
+        if user is None:
             throttle.note_failure(db, email, _client_ip(), now)
             record(db, action="login.failed", now=now, ip=_client_ip(), email=email)
             page = render_template(
@@ -71,6 +66,8 @@ def login() -> ResponseReturnValue:
             return page, 200
         throttle.forget_account(db, email)
         return sign_in_and_go(db, user, now=now, next_path=request.args.get("next"))
+    if not form.is_submitted() and request.args.get("email"):
+        form.email.data = request.args["email"][:254]  # an invitation fills in the address
     if form.is_submitted():
         mark_rollback()
         if not form.password.data and not sso.provider_for_email(
@@ -78,6 +75,25 @@ def login() -> ResponseReturnValue:
         ):
             form.password.errors.append(_("Enter your password."))
     return render_template("people/login.html", form=form, providers=providers)
+
+
+def _check(
+    form: LoginForm, providers: list[IdentityProvider]
+) -> tuple[ResponseReturnValue | None, User | None]:
+    """A valid form's answer decided before any write (the domain's provider, the throttle),
+    else the person with these credentials (None if they are wrong). Only reads."""
+    decided = _decided_by_domain(form, providers)
+    if decided is not None:
+        return decided, None
+    db, email = db_session(), form.email.data or ""
+    try:
+        throttle.check(db, email, _client_ip(), clock.now(), throttle.policy_from(settings()))
+    except throttle.Throttled as refused:
+        return _throttled(form, refused), None
+    try:
+        return None, service.authenticate(db, email, form.password.data or "")
+    except service.InvalidCredentials:
+        return None, None
 
 
 def _decided_by_domain(
