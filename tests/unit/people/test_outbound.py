@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from lms.config import ConfigError, Settings
 from lms.people import outbound
@@ -204,3 +211,57 @@ def test_get_json_reports_status_and_never_the_body(server: Server) -> None:
         outbound.get_json(LOCAL, f"http://127.0.0.1:{server.port}/keys", agent="test")
     assert refused.value.reason == "127.0.0.1: HTTP 307 Temporary Redirect"
     assert "moved" not in str(refused.value)
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_tls_still_checks_the_certificate_against_the_host_name(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connecting to the checked address must not weaken TLS: the certificate is verified for
+    the name in the URL (SNI too), not for the address."""
+    cert_path, key_path = _certificate(tmp_path, "hooks.example")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    server.http.socket = context.wrap_socket(server.http.socket, server_side=True)
+    real = socket.getaddrinfo
+
+    def local(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        if host in ("hooks.example", "other.example"):
+            return real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local)
+    policy = Policy(allow=("hooks.example", "other.example"))
+    with policy.session("test") as http:
+        response = http.get(f"https://hooks.example:{server.port}/latest", verify=str(cert_path))
+        assert response.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            http.get(f"https://other.example:{server.port}/latest", verify=str(cert_path))
