@@ -25,10 +25,26 @@ from sqlalchemy import ColumnElement, and_, false, func, not_, or_
 
 from lms.integrations.scim.schemas import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA
 from lms.people.models import Department, User
+from lms.web import whole_number
+
+# Providers look people up with one to three comparisons. SQLite refuses an expression more
+# than 1000 deep ("Expression tree is too large"), and a long `or` chain is one level each;
+# far below that, a filter is refused as SCIM's invalidFilter instead of a 500.
+MAX_FILTER_TERMS = 100
 
 
 class NotInSql(Exception):
     """This filter needs the in-memory evaluation."""
+
+
+def terms(node: object) -> int:
+    """How many comparisons (and presence tests) a filter holds, however they are nested."""
+    if isinstance(node, LogicalExpr):
+        return sum(terms(term) for term in node.terms)
+    if isinstance(node, Not):
+        return terms(node.expr)
+    inner = getattr(node, "filter", None)  # a value path: emails[type eq "work"]
+    return 1 + (terms(inner) if isinstance(inner, FilterNode) else 0)
 
 
 class Column:
@@ -109,10 +125,12 @@ class SqlFilter:
         if column.is_id:
             if node.op is not CompareOperator.eq:
                 raise NotInSql(str(node))
-            # Vern's ids are numbers; a value that is not one matches nobody.
-            if not node.value.isdigit():
+            # Vern's ids are numbers; a value that is not one (or "²", or past 64 bits)
+            # matches nobody.
+            number = whole_number(node.value)
+            if number is None:
                 return false()
-            return column.expression() == int(node.value)
+            return column.expression() == number
         expression = column.expression()
         value = node.value
         if not column.case_exact:
