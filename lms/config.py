@@ -100,6 +100,9 @@ class Settings:
     # addresses only; these hosts or networks ("hr.internal", "10.1.2.3", "10.8.0.0/16") are
     # allowed inside for on-premises systems (see lms.people.outbound).
     outbound_allow: tuple[str, ...] = ()
+    # A PEM file of the certificate authorities to trust for outbound https (a company CA for
+    # on-premises systems); None: the public ones (certifi).
+    outbound_ca_bundle: Path | None = None
     # Earlier values of the secret key: stored secrets (client secrets, LRS passwords, webhook
     # secrets, the LTI key) encrypted under one still open until `lms secrets rotate`.
     old_secret_keys: tuple[str, ...] = ()
@@ -173,6 +176,9 @@ class Settings:
             checkpoint_minutes=_int(env, "LMS_CHECKPOINT_MINUTES", 60),
             trusted_proxies=_int(env, "LMS_TRUSTED_PROXIES", 0),
             outbound_allow=_list(env.get("LMS_OUTBOUND_ALLOW")),
+            outbound_ca_bundle=Path(env["LMS_OUTBOUND_CA_BUNDLE"])
+            if env.get("LMS_OUTBOUND_CA_BUNDLE")
+            else None,
             old_secret_keys=_list(env.get("LMS_OLD_SECRET_KEYS")),
             clock_file=Path(env["LMS_CLOCK_FILE"]) if env.get("LMS_CLOCK_FILE") else None,
             tick_seconds=_optional_int(env, "LMS_TICK_SECONDS"),

@@ -1,5 +1,6 @@
 """Migration 0025 encrypts the secrets already stored (webhook secrets, LRS passwords, the LTI
-tool key) under the app's key, and its downgrade gives them back as they were."""
+tool key) under the app's key, and its downgrade gives them back as they were; it forgets the
+LRS replies the outbox kept."""
 
 from __future__ import annotations
 
@@ -57,6 +58,15 @@ def test_stored_secrets_are_encrypted_on_upgrade_and_decrypted_on_downgrade(
             ),
             {"pem": pem, "now": NOW},
         )
+        conn.execute(
+            text(
+                "INSERT INTO outbox_messages (id, dedupe_key, kind, payload, message_id,"
+                " created_at, status, attempts, next_attempt_at, last_error) VALUES (1, 'xapi:1',"
+                " 'xapi', '{}', '<m1@example.test>', :now, 'pending', 1, :now,"
+                ' \'HTTP 400: {"detail": "internal note"}\')'
+            ),
+            {"now": NOW},
+        )
     upgrade(url, "0025", secret_keys=KEYS)
     with engine.connect() as conn:
         secret = conn.execute(text("SELECT secret_encrypted FROM webhook_endpoints")).scalar_one()
@@ -70,6 +80,11 @@ def test_stored_secrets_are_encrypted_on_upgrade_and_decrypted_on_downgrade(
     assert crypto.decrypt(KEYS[0], stored_pem) == pem
     assert "PRIVATE" not in stored_pem
     assert public_pem.startswith("-----BEGIN PUBLIC KEY-----")
+    with engine.connect() as conn:
+        # An LRS's reply kept with a failed delivery is forgotten: the status stays.
+        assert conn.execute(text("SELECT last_error FROM outbox_messages")).scalar_one() == (
+            "HTTP 400"
+        )
 
     command.downgrade(alembic_config(url, secret_keys=KEYS), "0024")
     with engine.connect() as conn:

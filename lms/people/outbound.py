@@ -74,6 +74,8 @@ class Policy:
     allow: tuple[str, ...] = ()
     https_only: bool = True
     timeout: float = TIMEOUT_SECONDS
+    # Certificate authorities for https (a company CA); None: the public ones (certifi).
+    ca_bundle: str | None = None
     _hosts: frozenset[str] = field(init=False, repr=False, compare=False)
     _networks: tuple[Network, ...] = field(init=False, repr=False, compare=False)
 
@@ -85,7 +87,11 @@ class Policy:
     @classmethod
     def from_settings(cls, settings: Settings) -> Policy:
         """The policy the operator configured (LMS_OUTBOUND_ALLOW; https only in production)."""
-        return cls(allow=settings.outbound_allow, https_only=settings.outbound_https_only)
+        return cls(
+            allow=settings.outbound_allow,
+            https_only=settings.outbound_https_only,
+            ca_bundle=str(settings.outbound_ca_bundle) if settings.outbound_ca_bundle else None,
+        )
 
     @property
     def schemes(self) -> tuple[str, ...]:
@@ -225,6 +231,9 @@ def guard(session: requests.Session, policy: Policy, agent: str) -> Any:
     session.mount("http://", adapter)
     session.trust_env = False
     session.max_redirects = 0
+    if policy.ca_bundle:
+        # REQUESTS_CA_BUNDLE is not read with trust_env off: the operator's setting is.
+        session.verify = policy.ca_bundle
     session.headers["User-Agent"] = agent
     return session
 

@@ -95,7 +95,25 @@ def _has_rows() -> bool:
     )
 
 
+def _forget_replies() -> None:
+    """An LRS's reply was kept after the status ("HTTP 400: <what the LRS said>") and shown
+    on the outbox page; keep the status only."""
+    connection = op.get_bind()
+    rows = connection.execute(
+        sa.text(
+            "SELECT id, last_error FROM outbox_messages"
+            " WHERE kind = 'xapi' AND last_error LIKE 'HTTP %:%'"
+        )
+    ).all()
+    for row_id, last_error in rows:
+        connection.execute(
+            sa.text("UPDATE outbox_messages SET last_error = :status WHERE id = :id"),
+            {"status": str(last_error).split(":", 1)[0], "id": row_id},
+        )
+
+
 def upgrade() -> None:
+    _forget_replies()
     # The key is only looked for when there is something to encrypt.
     ring = _ring(_keys()) if _has_rows() else None
     with op.batch_alter_table("lti_tool_keys", schema=None) as batch_op:

@@ -259,9 +259,20 @@ def test_tls_still_checks_the_certificate_against_the_host_name(
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", local)
-    policy = Policy(allow=("hooks.example", "other.example"))
-    with policy.session("test") as http:
-        response = http.get(f"https://hooks.example:{server.port}/latest", verify=str(cert_path))
+    # The operator's company CA (LMS_OUTBOUND_CA_BUNDLE) signs the on-premises certificate.
+    settings = Settings.from_env(
+        {
+            "LMS_OUTBOUND_ALLOW": "hooks.example,other.example",
+            "LMS_OUTBOUND_CA_BUNDLE": str(cert_path),
+        }
+    )
+    with Policy.from_settings(settings).session("test") as http:
+        response = http.get(f"https://hooks.example:{server.port}/latest")
         assert response.status_code == 200
         with pytest.raises(requests.exceptions.SSLError):
-            http.get(f"https://other.example:{server.port}/latest", verify=str(cert_path))
+            http.get(f"https://other.example:{server.port}/latest")
+    with (
+        Policy(allow=("hooks.example",)).session("test") as http,
+        pytest.raises(requests.exceptions.SSLError),
+    ):
+        http.get(f"https://hooks.example:{server.port}/latest")  # not a public CA's
