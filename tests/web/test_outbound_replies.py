@@ -1,5 +1,6 @@
-"""What a receiver answers never reaches an admin page: the outbox shows the status and a short
-reason for a refused LRS statement or webhook, never the reply's body."""
+"""What a receiver answers never reaches an admin page: the outbox shows the status and its
+reason phrase for a statement an LRS refused, never the reply's body (webhooks: see
+tests/api/test_webhooks.py, LTI: tests/web/test_lti_outbound.py)."""
 
 from __future__ import annotations
 
