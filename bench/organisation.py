@@ -251,7 +251,7 @@ def _history(database: Database, rng: random.Random) -> None:
     attempts: list[dict[str, Any]] = []
     attestations: list[dict[str, Any]] = []
     attempt_id = 0
-    for n, (assignment_id, user_id, completed_at, sha, key) in enumerate(done, start=1):
+    for assignment_id, user_id, completed_at, sha, key in done:
         for number, passed in ((1, False), (2, True)):
             attempt_id += 1
             attempts.append(
@@ -284,8 +284,6 @@ def _history(database: Database, rng: random.Random) -> None:
                 "signed_at": completed_at,
                 "ip": "192.0.2.1",
                 "user_agent": "bench",
-                "prev_hash": f"{n - 1:064x}",
-                "hash": f"{n:064x}",
                 "cycle": 1,
                 "person_email": f"p{user_id}@bench.example",
                 "person_name": f"Person {user_id}",
@@ -326,6 +324,7 @@ def _ledger(session: Session, attestations: list[dict[str, Any]]) -> None:
             "source": "backfill",
             "record": f"attestation:{index + 1}",
             "personal_digest": None,
+            "evidence": None,  # as entries made before revision 0024
             "prev_hash": previous,
         }
         values["hash"] = previous = ledger.entry_hash(tuple(values[f] for f in ledger.FIELDS))

@@ -81,3 +81,57 @@ def test_attestations_get_the_people_backfilled_and_stay_append_only(tmp_path) -
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text("UPDATE attestations SET typed_name = 'Forged'"))
     engine.dispose()
+
+
+def test_the_attestations_own_chain_is_archived_not_lost_and_comes_back_down(tmp_path) -> None:  # noqa: ANN001
+    """0024 keeps one chain (the ledger's): the attestations' own chain columns go, their
+    values stay in attestation_chain_archive, and a downgrade puts them back."""
+    import pytest
+    from alembic import command
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import DBAPIError
+
+    from lms.migrate import alembic_config, upgrade
+
+    url = f"sqlite:///{tmp_path / 'chain.sqlite3'}"
+    upgrade(url, "0023")
+    engine = create_engine(url)
+    now = "2026-03-02 09:30:00.000000"
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO users (id, email, full_name, locale, timezone, active, digest_opt_in,"
+            " created_at) VALUES (1, 'kari@example.test', 'Kari Nordmann', 'nb', 'Europe/Oslo',"
+            " 1, 0, :now)",
+            "INSERT INTO courses (id, key, created_at) VALUES (1, 'basics', :now)",
+            "INSERT INTO course_versions (id, course_id, sha256, minor, content, created_at)"
+            " VALUES (1, 1, 'abc', 0, '{}', :now)",
+            "INSERT INTO assignments (id, user_id, course_id, course_version_id, cycle,"
+            " assigned_at, due_on) VALUES (1, 1, 1, 1, 1, :now, '2026-04-01')",
+            "INSERT INTO quiz_attempts (id, assignment_id, number, language, served, started_at)"
+            " VALUES (1, 1, 1, 'nb', '[]', :now)",
+            "INSERT INTO attestations (id, assignment_id, user_id, quiz_attempt_id, course_key,"
+            " version_sha256, language, statement_sha256, statement, score_percent, typed_name,"
+            " signed_at, prev_hash, hash) VALUES (1, 1, 1, 1, 'basics', 'abc', 'nb', 'def',"
+            " 'Jeg lover', 100, 'Kari Nordmann', :now, 'p0', 'h1')",
+        ):
+            conn.execute(text(statement), {"now": now})
+    upgrade(url, "0024")
+    with engine.begin() as conn:
+        archived = conn.execute(text("SELECT * FROM attestation_chain_archive")).all()
+        assert [tuple(row) for row in archived] == [(1, "p0", "h1")]
+        columns = {c["name"] for c in inspect(conn).get_columns("attestations")}
+        assert not columns & {"prev_hash", "hash"}
+    for statement in (
+        "UPDATE attestations SET typed_name = 'Forged'",
+        "DELETE FROM attestations",
+        "UPDATE attestation_chain_archive SET hash = 'h2'",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(statement))
+    with engine.begin() as conn:  # erasure stays possible
+        conn.execute(text("UPDATE attestations SET typed_name = '', person_name = NULL"))
+    command.downgrade(alembic_config(url), "0023")
+    with engine.begin() as conn:
+        row = conn.execute(text("SELECT prev_hash, hash FROM attestations")).one()
+        assert tuple(row) == ("p0", "h1")
+    engine.dispose()

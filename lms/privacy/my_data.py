@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, joinedload
 from lms.audit.models import AuditEvent
 from lms.clock import iso_utc
 from lms.evidence import packs
-from lms.evidence.models import LedgerPersonal, LedgerSubject
+from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform
 from lms.integrations.scim.models import ScimUserDetail
 from lms.people.models import LoginSession, User
@@ -165,7 +165,16 @@ def _assignments(session: Session, user: User) -> list[dict[str, Any]]:
 def _attestations(session: Session, user: User) -> list[dict[str, Any]]:
     rows = session.scalars(
         select(Attestation).where(Attestation.user_id == user.id).order_by(Attestation.id)
-    )
+    ).all()
+    entries = {
+        entry.record: entry
+        for entry in session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.kind == "attestation",
+                LedgerEntry.record.in_([f"attestation:{row.id}" for row in rows]),
+            )
+        )
+    }
     return [
         {
             "course": row.course_key,
@@ -178,10 +187,16 @@ def _attestations(session: Session, user: User) -> list[dict[str, Any]]:
             "signed_at": _utc(row.signed_at),
             "ip": row.ip,
             "user_agent": row.user_agent,
-            "record_hash": row.hash,
+            "ledger_record": f"attestation:{row.id}",
+            "ledger_hash": _entry_hash(entries, row.id),
         }
         for row in rows
     ]
+
+
+def _entry_hash(entries: dict[str, LedgerEntry], attestation_id: int) -> str | None:
+    entry = entries.get(f"attestation:{attestation_id}")
+    return None if entry is None else entry.hash
 
 
 def _mail(session: Session, user: User) -> list[dict[str, Any]]:

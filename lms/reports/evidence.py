@@ -88,8 +88,8 @@ def evidence_json(record: PersonRecord, generated_at: datetime) -> dict[str, Any
                     "statement_sha256": cycle.attestation.statement_sha256,
                     "version_sha256": cycle.attestation.version_sha256,
                     "score_percent": cycle.attestation.score_percent,
-                    "record_hash": cycle.attestation.hash,
-                    "previous_record_hash": cycle.attestation.prev_hash,
+                    "ledger_seq": cycle.attestation_entry[0] if cycle.attestation_entry else None,
+                    "ledger_hash": cycle.attestation_entry[1] if cycle.attestation_entry else None,
                 },
             }
             for cycle in record.cycles
@@ -132,7 +132,9 @@ def evidence_pdf(record: PersonRecord, generated_at: datetime) -> bytes:
         pdf.multi_cell(0, 5.5, attestation.statement, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
         _line(pdf, "Statement (sha256)", attestation.statement_sha256)
-        _line(pdf, "Record hash", attestation.hash)
+        if cycle.attestation_entry is not None:
+            seq, entry_hash = cycle.attestation_entry
+            _line(pdf, "Ledger entry", f"{seq}: {entry_hash}")
     _live_sessions_page(pdf, record)
     _exemptions_page(pdf, record)
     pdf.set_font("DejaVu", "", 8)

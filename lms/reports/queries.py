@@ -244,6 +244,8 @@ class CycleRecord:
     attestation: Attestation | None
     exemptions: list[Exemption] = field(default_factory=list)  # newest first
     live_seat: LiveSeat | None = None  # the live session that completed it, if one did
+    # The signature's ledger entry (seq, hash): the record of it.
+    attestation_entry: tuple[int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,12 @@ class PersonRecord:
     department: str
     manager_name: str | None
     cycles: list[CycleRecord]
+
+
+def _entry_of(
+    entries: dict[str, tuple[int, str]], attestation: Attestation | None
+) -> tuple[int, str] | None:
+    return None if attestation is None else entries.get(f"attestation:{attestation.id}")
 
 
 def person_record(
@@ -288,6 +296,15 @@ def person_record(
         a.assignment_id: a
         for a in session.scalars(select(Attestation).where(Attestation.assignment_id.in_(ids)))
     }
+    signed = [f"attestation:{a.id}" for a in attestations.values()]
+    entries = {
+        record: (seq, hash_)
+        for record, seq, hash_ in session.execute(
+            select(LedgerEntry.record, LedgerEntry.seq, LedgerEntry.hash).where(
+                LedgerEntry.kind == "attestation", LedgerEntry.record.in_(signed)
+            )
+        )
+    }
     attended = attendance_of(session, user.id)
     exemptions: dict[int, list[Exemption]] = defaultdict(list)
     for exemption in session.scalars(
@@ -318,6 +335,7 @@ def person_record(
             attestation=attestations.get(a.id),
             exemptions=exemptions[a.id],
             live_seat=attended.get(a.id),
+            attestation_entry=_entry_of(entries, attestations.get(a.id)),
         )
         for a, key, version in assignments
     ]

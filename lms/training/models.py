@@ -111,10 +111,11 @@ class QuizAttempt(Sealed, Base):
 
 
 class Attestation(AppendOnly, Base):
-    """A signed statement binding a person to one course version; append-only, hash-chained."""
+    """A signed statement binding a person to one course version; append-only, and bound to
+    its entries in the evidence ledger (the one chain: lms.evidence.ledger)."""
 
     __tablename__ = "attestations"
-    __table_args__ = (UniqueConstraint("assignment_id"), UniqueConstraint("prev_hash"))
+    __table_args__ = (UniqueConstraint("assignment_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id"))
@@ -130,8 +131,6 @@ class Attestation(AppendOnly, Base):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ip: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(400))
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
     # Who the person was when they signed (outside the hash): the exports read these, so a
     # whole-organisation export is one pass over this table, and a later rename or move to
     # another department does not rewrite what the evidence said at the time.
@@ -141,6 +140,18 @@ class Attestation(AppendOnly, Base):
     department: Mapped[str | None] = mapped_column(String(200))
 
     assignment: Mapped[Assignment] = relationship()
+
+
+class AttestationChainArchive(AppendOnly, Base):
+    """The hash chain attestations kept of their own until revision 0024, kept as it was: the
+    "record" hash a person saw on their confirmation page then can still be looked up. Not
+    verified (erasure empties fields it hashed); the ledger is the chain that is."""
+
+    __tablename__ = "attestation_chain_archive"
+
+    attestation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class Exemption(Sealed, Base):

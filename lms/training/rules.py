@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from lms.catalog.definition import CourseDefinition
-
-GENESIS_HASH = "0" * 64
 
 
 class Stage(StrEnum):
@@ -89,9 +85,3 @@ def grade(
 def names_match(typed: str, on_record: str) -> bool:
     """Typed name equals the recorded one, ignoring case and spacing."""
     return " ".join(typed.split()).casefold() == " ".join(on_record.split()).casefold()
-
-
-def chain_hash(fields: dict[str, Any]) -> str:
-    """sha256 over a canonical JSON form of an attestation's fields including prev_hash."""
-    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

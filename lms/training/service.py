@@ -9,13 +9,14 @@ from datetime import date, datetime
 from typing import Any
 from typing import cast as typing_cast
 
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, joinedload
 
 from lms.catalog.definition import CourseDefinition
 from lms.catalog.models import Course
 from lms.evidence import ledger
+from lms.evidence.models import LedgerEntry
 from lms.people.models import User
 from lms.training import evidence_lines, rules
 from lms.training.models import Assignment, Attestation, ModuleView, QuizAttempt
@@ -377,18 +378,6 @@ def _record_attempt_in_ledger(
 # --- attestation ----------------------------------------------------------------------------
 
 
-def _lock_chain(session: Session) -> None:
-    # One appender at a time on PostgreSQL; on SQLite the write lock serialises appends and the
-    # unique prev_hash refuses a fork outright.
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(7411001)"))
-
-
-def _chain_head(session: Session) -> str:
-    head = session.scalar(select(Attestation.hash).order_by(Attestation.id.desc()).limit(1))
-    return head or rules.GENESIS_HASH
-
-
 def sign_attestation(
     session: Session,
     progress: CourseProgress,
@@ -402,7 +391,8 @@ def sign_attestation(
     user_agent: str | None,
     now: datetime,
 ) -> Attestation:
-    """Record that `user` signed this exact version's statement; append-only, chained."""
+    """Record that `user` signed this exact version's statement; append-only, and chained in
+    the evidence ledger (its entry is the record: `ledger_entry_of`)."""
     if progress.attestation is not None:
         raise AlreadyAttested("You have already signed this statement")
     if progress.passed_attempt is None or progress.passed_attempt.score_percent is None:
@@ -419,27 +409,20 @@ def sign_attestation(
         raise AttestationInvalid(
             "typed_name", f"Type your full name as it is on record: {user.full_name}"
         )
-    _lock_chain(session)
-    fields = {
-        "user_id": user.id,
-        "assignment_id": progress.assignment.id,
-        "quiz_attempt_id": progress.passed_attempt.id,
-        "course_key": definition.key,
-        "version_sha256": definition.sha256,
-        "language": language,
-        "statement_sha256": statement_sha256,
-        "score_percent": progress.passed_attempt.score_percent,
-        "typed_name": " ".join(typed_name.split()),
-        "signed_at": now.isoformat(),
-        "ip": ip,
-        "user_agent": (user_agent or "")[:400] or None,
-        "prev_hash": _chain_head(session),
-    }
     attestation = Attestation(
-        **{k: v for k, v in fields.items() if k != "signed_at"},
+        user_id=user.id,
+        assignment_id=progress.assignment.id,
+        quiz_attempt_id=progress.passed_attempt.id,
+        course_key=definition.key,
+        version_sha256=definition.sha256,
+        language=language,
+        statement_sha256=statement_sha256,
+        score_percent=progress.passed_attempt.score_percent,
+        typed_name=" ".join(typed_name.split()),
+        ip=ip,
+        user_agent=(user_agent or "")[:400] or None,
         statement=definition.attestation[language],
         signed_at=now,
-        hash=rules.chain_hash(fields),
         cycle=progress.assignment.cycle,
         person_email=user.email,
         person_name=user.full_name,
@@ -491,6 +474,16 @@ def _record_in_ledger(
     )
     ledger.append(session, attestation.user_id, signed, now)
     ledger.append(session, attestation.user_id, record(ledger.Kind.COMPLETION), now)
+
+
+def ledger_entry_of(session: Session, attestation: Attestation) -> LedgerEntry | None:
+    """The signature's entry in the evidence ledger: its seq and hash are the record of it."""
+    return session.scalar(
+        select(LedgerEntry).where(
+            LedgerEntry.kind == str(ledger.Kind.ATTESTATION),
+            LedgerEntry.record == f"attestation:{attestation.id}",
+        )
+    )
 
 
 def attestation_for_user(session: Session, attestation_id: int, user: User) -> Attestation:

@@ -429,6 +429,7 @@ def confirmation(attestation_id: int) -> ResponseReturnValue:
     return render_template(
         "training/confirmation.html",
         attestation=attestation,
+        ledger_entry=service.ledger_entry_of(db, attestation),
         definition=definition,
         lang=attestation.language,
     )

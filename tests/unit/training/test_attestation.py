@@ -92,7 +92,9 @@ def test_database_refuses_update_and_delete_of_attestations(learner: Learner) ->
     assert learner.session.get(Attestation, attestation_id) is not None
 
 
-def test_each_attestation_carries_the_hash_of_the_one_before(learner: Learner) -> None:
+def test_a_signature_is_chained_once_in_the_ledger_whose_entry_is_its_record(
+    learner: Learner,
+) -> None:
     learner.pass_quiz()
     first = learner.sign()
     colleague = factories.user(learner.session, learner.now, name="Ola Nordmann")
@@ -101,24 +103,14 @@ def test_each_attestation_carries_the_hash_of_the_one_before(learner: Learner) -
     other.pass_quiz()
     second = other.sign()
 
-    assert first.prev_hash == rules.GENESIS_HASH
-    assert second.prev_hash == first.hash
-    fields = {
-        "user_id": first.user_id,
-        "assignment_id": first.assignment_id,
-        "quiz_attempt_id": first.quiz_attempt_id,
-        "course_key": first.course_key,
-        "version_sha256": first.version_sha256,
-        "language": first.language,
-        "statement_sha256": first.statement_sha256,
-        "score_percent": first.score_percent,
-        "typed_name": first.typed_name,
-        "signed_at": first.signed_at.isoformat(),
-        "ip": first.ip,
-        "user_agent": first.user_agent,
-        "prev_hash": first.prev_hash,
-    }
-    assert rules.chain_hash(fields) == first.hash
+    assert not hasattr(first, "hash")  # no chain of its own
+    assert not hasattr(first, "prev_hash")
+    one = service.ledger_entry_of(learner.session, first)
+    two = service.ledger_entry_of(learner.session, second)
+    assert one is not None
+    assert two is not None
+    assert (one.record, two.record) == (f"attestation:{first.id}", f"attestation:{second.id}")
+    assert two.seq > one.seq
 
 
 def test_someone_elses_attestation_looks_missing(learner: Learner) -> None:
