@@ -23,7 +23,7 @@ from lms.catalog.models import Course, CourseVersion
 from lms.db import Database
 from lms.integrations.lti import platforms, scores
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiUserLink
-from lms.people.models import LoginSession, User
+from lms.people.models import LoginSession, Role, User
 from lms.reminders.jobs import JobContext
 from lms.reminders.models import OutboxMessage, OutboxStatus
 from lms.training.cycles import assign_courses
@@ -62,7 +62,9 @@ def registered(
     assign_courses(session, now)
     registered = platforms.register(
         session,
-        platforms.PlatformDetails(**platform.registration(department_claim="department")),
+        platforms.PlatformDetails(
+            **platform.registration(department_claim="department", matches_by_email=True)
+        ),
         now,
         keys=SECRET_KEY,
         allow_http=True,
@@ -223,6 +225,53 @@ def test_a_key_set_url_answering_without_keys_refuses_the_launch_and_creates_not
     assert "Could not open the course" in response.get_data(as_text=True)
     assert _created(session) == before
     assert any("without a JWKS 'keys' list" in cause for cause in _refusal_causes(session))
+
+
+def test_a_platform_not_trusted_to_match_by_email_cannot_sign_in_as_an_existing_account(
+    client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
+) -> None:
+    """Asserting someone's email was enough to become them (pentest finding)."""
+    registered.matches_by_email = False
+    session.commit()
+    before = _created(session)
+    response = _launch(client, platform)  # as kari@example.test, never linked before
+    assert response.status_code == 400
+    assert "not trusted to find your Vern account by email" in response.get_data(as_text=True)
+    assert _created(session) == before
+    assert any("not trusted to match people by email" in c for c in _refusal_causes(session))
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.HR, Role.AUDITOR])
+def test_a_launch_never_links_or_signs_in_an_admin_hr_or_auditor_account(
+    client: FlaskClient,
+    session: Session,
+    platform: TestPlatform,
+    registered: LtiPlatform,
+    now: datetime,
+    role: Role,
+) -> None:
+    """Even from a platform trusted to match by email, and even for a link made earlier."""
+    staff = factories.user(
+        session, now, name="Sam Staff", email="sam@example.test", roles=frozenset({role})
+    )
+    session.commit()
+    before = _created(session)
+    response = _launch(client, platform, sub="lms-staff", email=staff.email)
+    assert response.status_code == 400
+    assert "sign in to Vern directly" in response.get_data(as_text=True)
+    assert _created(session) == before
+    assert any(f"privileged user {staff.id}" in c for c in _refusal_causes(session))
+
+    session.add(
+        LtiUserLink(
+            platform_id=registered.id, subject="lms-staff", user_id=staff.id, created_at=now
+        )
+    )
+    session.commit()
+    again = _launch(client, platform, sub="lms-staff", email=staff.email)
+    assert again.status_code == 400
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(LoginSession)) == before[3]
 
 
 def test_a_replayed_id_token_is_refused(

@@ -176,3 +176,63 @@ def test_the_cli_registers_lists_and_switches_platforms(
     assert runner.invoke(args=["lms", "lti", "switch-off", str(platform_id)]).exit_code == 0
     assert "switched off" in runner.invoke(args=["lms", "lti", "platforms"]).output
     assert runner.invoke(args=["lms", "lti", "switch-off", "999"]).exit_code != 0
+
+
+def test_an_admin_decides_which_platforms_may_find_people_by_email(
+    client: FlaskClient, session: Session, signed_in: Auth
+) -> None:
+    """Off unless asked for, at registration or later; each change is audited."""
+    platform = TestPlatform()
+    assert signed_in.post(PAGE + "platforms", _form(platform)).status_code == 302
+    registered = session.scalars(select(LtiPlatform)).one()
+    assert not registered.matches_by_email
+    page = client.get(PAGE).get_data(as_text=True)
+    assert 'aria-label="Allow finding people by email from Test LMS"' in page
+    allowed = signed_in.post(
+        PAGE + f"platforms/{registered.id}/email-trust", {"trusted": "1"}, page=page
+    )
+    assert allowed.status_code == 302
+    session.expire_all()
+    assert session.get_one(LtiPlatform, registered.id).matches_by_email
+    event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert event is not None
+    assert (event.action, event.detail["trusted"]) == ("lti.platform.email_trust", True)
+    assert "Stop finding people by email from Test LMS" in client.get(PAGE).get_data(as_text=True)
+
+    other = TestPlatform()
+    form = _form(other, client_id="other-client", matches_by_email="y")
+    assert signed_in.post(PAGE + "platforms", form).status_code == 302
+    second = session.scalars(select(LtiPlatform).where(LtiPlatform.client_id == "other-client"))
+    assert second.one().matches_by_email
+
+
+def test_the_cli_switches_finding_people_by_email(app: Flask, session: Session) -> None:
+    runner = app.test_cli_runner()
+    arguments = [
+        "lms",
+        "lti",
+        "add-platform",
+        "Moodle",
+        "--issuer",
+        "https://moodle.example.test",
+        "--client-id",
+        "vern",
+        "--deployment",
+        "1",
+        "--auth-login-url",
+        "https://moodle.example.test/auth",
+        "--auth-token-url",
+        "https://moodle.example.test/token",
+        "--jwks-url",
+        "https://moodle.example.test/jwks",
+        "--match-email",
+    ]
+    assert runner.invoke(args=arguments).exit_code == 0
+    platform = session.scalars(select(LtiPlatform)).one()
+    assert platform.matches_by_email
+    assert "finds people by email" in runner.invoke(args=["lms", "lti", "platforms"]).output
+    off = runner.invoke(args=["lms", "lti", "email-trust", str(platform.id), "off"])
+    assert off.exit_code == 0, off.output
+    session.expire_all()
+    assert not session.get_one(LtiPlatform, platform.id).matches_by_email
+    assert runner.invoke(args=["lms", "lti", "email-trust", "999", "on"]).exit_code != 0

@@ -68,6 +68,7 @@ def register() -> ResponseReturnValue:
             key_set=form.key_set.data,
             provisions_users=bool(form.provisions_users.data),
             department_claim=form.department_claim.data,
+            matches_by_email=bool(form.matches_by_email.data),
         )
         try:
             platform = platforms.register(
@@ -91,11 +92,39 @@ def register() -> ResponseReturnValue:
                 issuer=platform.issuer,
                 client_id=platform.client_id,
                 provisions_users=platform.provisions_users,
+                matches_by_email=platform.matches_by_email,
             )
             flash(_("%(name)s is registered.", name=platform.name), "success")
             return redirect(url_for("lti_admin.index"))
     mark_rollback()
     return _page(form), 400
+
+
+@bp.route("/platforms/<int:platform_id>/email-trust", methods=["POST"])
+@role_required(Role.ADMIN)
+def set_email_trust(platform_id: int) -> ResponseReturnValue:
+    form = CsrfOnlyForm()
+    if not form.validate_on_submit():
+        return _page(PlatformForm()), 400
+    trusted = request.form.get("trusted") == "1"
+    platform = platforms.set_email_trust(db_session(), platform_id, trusted)
+    if platform is None:
+        flash(_("There is no such platform."), "error")
+        return redirect(url_for("lti_admin.index"))
+    record(
+        db_session(),
+        action="lti.platform.email_trust",
+        now=clock.now(),
+        actor_id=current_user.id,
+        platform_id=platform.id,
+        trusted=trusted,
+    )
+    if trusted:
+        message = _("%(name)s may now find people by email.", name=platform.name)
+    else:
+        message = _("%(name)s no longer finds people by email.", name=platform.name)
+    flash(message, "success")
+    return redirect(url_for("lti_admin.index"))
 
 
 @bp.route("/platforms/<int:platform_id>/active", methods=["POST"])

@@ -30,6 +30,11 @@ lti_group = AppGroup("lti", help="LTI 1.3: the LMS platforms that launch Vern's 
     help="…or a file with its public keys (JWKS JSON).",
 )
 @click.option("--provision", is_flag=True, help="Create people Vern does not know yet.")
+@click.option(
+    "--match-email",
+    is_flag=True,
+    help="Trust it to name people by email: a first launch links to the account with that address.",
+)
 @click.option("--department-claim", help="Custom parameter naming the person's department.")
 def add_platform(
     name: str,
@@ -42,6 +47,7 @@ def add_platform(
     jwks_file: Path | None,
     provision: bool,
     department_claim: str | None,
+    match_email: bool,
 ) -> None:
     """Register a platform NAME; prints what to enter on the platform's side."""
     details = platforms.PlatformDetails(
@@ -55,6 +61,7 @@ def add_platform(
         key_set=jwks_file.read_text(encoding="utf-8") if jwks_file else None,
         provisions_users=provision,
         department_claim=department_claim,
+        matches_by_email=match_email,
     )
     with database().transaction() as session:
         try:
@@ -75,6 +82,7 @@ def add_platform(
             issuer=platform.issuer,
             client_id=platform.client_id,
             provisions_users=platform.provisions_users,
+            matches_by_email=platform.matches_by_email,
             via="cli",
         )
         click.echo(f"platform {platform.id} registered: {platform.name}")
@@ -90,6 +98,8 @@ def list_platforms() -> None:
             creates = (
                 f"creates people (department: {p.department_claim})" if p.provisions_users else ""
             )
+            if p.matches_by_email:
+                creates += "  finds people by email"
             click.echo(
                 f"{p.id:>4}  {state:<12} {p.name}  iss={p.issuer}  client_id={p.client_id}  "
                 f"deployments={','.join(p.deployment_ids)}  {creates}".rstrip()
@@ -123,6 +133,26 @@ def switch_off(platform_id: int) -> None:
 def switch_on(platform_id: int) -> None:
     """Accept launches from a platform again."""
     _switch(platform_id, True)
+
+
+@lti_group.command("email-trust")
+@click.argument("platform_id", type=int)
+@click.argument("trusted", type=click.Choice(["on", "off"]))
+def email_trust(platform_id: int, trusted: str) -> None:
+    """Whether a platform's first launch may find a person's account by email (on/off)."""
+    with database().transaction() as session:
+        platform = platforms.set_email_trust(session, platform_id, trusted == "on")
+        if platform is None:
+            raise click.ClickException(f"no platform {platform_id}")
+        record(
+            session,
+            action="lti.platform.email_trust",
+            now=clock.now(),
+            platform_id=platform_id,
+            trusted=trusted == "on",
+            via="cli",
+        )
+    click.echo(f"platform {platform_id} finds people by email: {trusted}")
 
 
 @lti_group.command("urls")

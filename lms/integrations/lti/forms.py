@@ -37,6 +37,9 @@ class PlatformForm(FlaskForm):
     key_set_url = URLField(_l("Public keyset (JWKS) URL"), validators=[Optional(), Length(max=500)])
     key_set = TextAreaField(_l("…or its public keys (JWKS JSON)"), validators=[Optional()])
     provisions_users = BooleanField(_l("Create people Vern does not know yet (trusted platform)"))
+    matches_by_email = BooleanField(
+        _l("Find people's Vern accounts by the email address the platform sends (trusted platform)")
+    )
     department_claim = StringField(
         _l("Custom parameter naming the department"), validators=[Optional(), Length(max=100)]
     )

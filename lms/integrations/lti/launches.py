@@ -19,7 +19,7 @@ from lms.catalog.models import Course
 from lms.catalog.service import current_courses
 from lms.integrations.lti.models import LtiLaunch, LtiPlatform, LtiUsedNonce, LtiUserLink
 from lms.messages import N_
-from lms.people.models import Department, User
+from lms.people.models import Department, Role, User
 from lms.people.service import create_user, email_problem, normalise_email, user_by_email
 from lms.training.cycles import assign_courses
 from lms.training.models import Assignment, Attestation, QuizAttempt
@@ -28,6 +28,8 @@ LTI = "https://purl.imsglobal.org/spec/lti/claim/"
 AGS_ENDPOINT = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
 SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
 COURSE_PATH = "/lti/courses/"
+# Roles whose accounts a launch never signs in: they read or change other people's records.
+PRIVILEGED = frozenset({Role.ADMIN, Role.HR, Role.AUDITOR})
 
 
 class LaunchRefused(Exception):
@@ -156,6 +158,15 @@ def person_for(
                 f"no usable email claim for sub {subject!r} from {platform.issuer}",
             )
         user = user_by_email(session, email)
+        if user is not None and not platform.matches_by_email:
+            raise LaunchRefused(
+                N_(
+                    "Your LMS account is not linked to Vern, and this LMS is not trusted to "
+                    "find your Vern account by email. Ask your administrator."
+                ),
+                f"email match for {email} refused: {platform.issuer} is not trusted to match "
+                "people by email",
+            )
         if user is None and not platform.provisions_users:
             raise LaunchRefused(
                 N_("Vern has no account for %(email)s. Ask HR to add you."),
@@ -172,6 +183,16 @@ def person_for(
         raise LaunchRefused(
             N_("Your Vern account is not active. Ask HR."),
             f"inactive user {user.id} launched from {platform.issuer}",
+        )
+    # A platform's word is enough for a learner's course, never for an account that reads or
+    # changes other people's records (links made before this rule included).
+    if user.roles & PRIVILEGED:
+        raise LaunchRefused(
+            N_(
+                "Accounts with admin, HR or auditor rights sign in to Vern directly, not "
+                "through an LMS."
+            ),
+            f"launch as privileged user {user.id} from {platform.issuer} refused",
         )
     return user
 

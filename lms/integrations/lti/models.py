@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -39,6 +40,9 @@ class LtiPlatform(Base):
     key_set: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Trusted to provision: an unknown person launching from it becomes a Vern user.
     provisions_users: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Trusted to say who someone is by email: a first launch links the platform's person to
+    # the Vern account with that address. Off, a platform could sign in as anyone it names.
+    matches_by_email: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The custom claim naming the person's department (its key), if the platform sends one.
     department_claim: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -43,6 +43,8 @@ class PlatformDetails:
     key_set: str | None = None  # the platform's JWKS as JSON text, if it has no URL
     provisions_users: bool = False
     department_claim: str | None = None
+    # Trusted to name people by email: a first launch links to the account with that address.
+    matches_by_email: bool = False
 
 
 def _url(field: str, value: str, *, allow_http: bool) -> str:
@@ -100,6 +102,7 @@ def validate(details: PlatformDetails, *, allow_http: bool) -> PlatformDetails:
         key_set=details.key_set.strip() if details.key_set and details.key_set.strip() else None,
         provisions_users=details.provisions_users,
         department_claim=(details.department_claim or "").strip() or None,
+        matches_by_email=details.matches_by_email,
     )
 
 
@@ -132,6 +135,7 @@ def register(
         key_set=_key_set(clean.key_set) if clean.key_set else None,
         provisions_users=clean.provisions_users,
         department_claim=clean.department_claim,
+        matches_by_email=clean.matches_by_email,
         active=True,
         created_at=now,
         created_by_id=created_by_id,
@@ -146,6 +150,15 @@ def set_active(session: Session, platform_id: int, active: bool) -> LtiPlatform 
     platform = session.get(LtiPlatform, platform_id)
     if platform is not None:
         platform.active = active
+        session.flush()
+    return platform
+
+
+def set_email_trust(session: Session, platform_id: int, trusted: bool) -> LtiPlatform | None:
+    """Whether launches from this platform may find an existing account by its email."""
+    platform = session.get(LtiPlatform, platform_id)
+    if platform is not None:
+        platform.matches_by_email = trusted
         session.flush()
     return platform
 
