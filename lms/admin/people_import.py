@@ -57,7 +57,7 @@ CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 LOOKUP_CHUNK = 500  # ids per IN (...): far below every database's limit on bound parameters
 # Rows per committed batch: well under a second of SQLite's write lock each, so a sign-in
 # waits at most that long (its busy timeout is 10 s).
-BATCH_ROWS = 200
+BATCH_ROWS = 500
 
 Progress = Callable[[int], None]
 
