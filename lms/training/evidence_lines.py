@@ -258,11 +258,13 @@ def _named(prefix: str, column: Any) -> Any:
     return literal(prefix, String) + cast(column, String)
 
 
-def _entry(kind: str, prefix: str, row_id: Any) -> tuple[Any, Any, list[Any]]:
+def _entry(
+    kind: str, record_prefix: str, row_id: Any, prefix: str = "e_"
+) -> tuple[Any, Any, list[Any]]:
     """An entry of `kind` about the row, to outer-join, and its columns labelled `e_…`."""
     alias = aliased(LedgerEntry)
-    on = and_(alias.kind == kind, alias.record == _named(prefix, row_id))
-    return alias, on, [getattr(alias, name).label(f"e_{name}") for name in ENTRY_COLUMNS]
+    on = and_(alias.kind == kind, alias.record == _named(record_prefix, row_id))
+    return alias, on, [getattr(alias, name).label(f"{prefix}{name}") for name in ENTRY_COLUMNS]
 
 
 def _rows(session: Session, query: Select[Any]) -> Iterator[Any]:
@@ -275,21 +277,29 @@ def _rows(session: Session, query: Select[Any]) -> Iterator[Any]:
 
 
 def _compare(
-    table: str, row: Any, expected: dict[str, object], line: str | None, erased: bool
+    table: str,
+    row: Any,
+    expected: dict[str, object],
+    line: str | None,
+    erased: bool,
+    prefix: str = "e_",
 ) -> Mismatch | None:
     """The first field of the entry (its own columns, then its evidence line) that the row no
-    longer matches. An entry made before 0024 has no line: its own columns are what it holds."""
-    if row.e_seq is None:
+    longer matches. An entry made before 0024 has no line: its own columns are what it holds.
+    `prefix` says which of the row's joined entries (`e_…` or `c_…` columns) to compare."""
+    seq = getattr(row, f"{prefix}seq")
+    if seq is None:
         return Mismatch(table, row.id, "", "has no ledger entry")
     for name, value in expected.items():
         column = ENTRY_COLUMN_OF.get(name, name)
-        if getattr(row, f"e_{column}") != value:
-            reason = f"differs from ledger entry {row.e_seq} ({column})"
+        if getattr(row, f"{prefix}{column}") != value:
+            reason = f"differs from ledger entry {seq} ({column})"
             return Mismatch(table, row.id, name, reason)
-    if row.e_evidence is not None and line is not None:
-        field = binding.first_difference(row.e_evidence, line, erased=erased)
+    evidence = getattr(row, f"{prefix}evidence")
+    if evidence is not None and line is not None:
+        field = binding.first_difference(evidence, line, erased=erased)
         if field is not None:
-            return Mismatch(table, row.id, field, f"differs from ledger entry {row.e_seq}")
+            return Mismatch(table, row.id, field, f"differs from ledger entry {seq}")
     return None
 
 
@@ -346,33 +356,39 @@ def _attempt_problems(session: Session, since: datetime) -> Generator[Mismatch]:
 
 
 def _attestation_problems(session: Session, since: datetime) -> Generator[Mismatch]:
-    for kind in (ledger.Kind.ATTESTATION, ledger.Kind.COMPLETION):
-        entry, on, columns = _entry(kind, "attestation:", Attestation.id)
-        personal = aliased(LedgerPersonal)
-        query = (
-            select(
-                *Attestation.__table__.c,
-                LedgerSubject.ref,
-                LedgerSubject.digest_key,
-                LedgerSubject.erased_at,
-                personal.seq.label("p_seq"),
-                *(getattr(personal, name).label(f"p_{name}") for name in PERSONAL),
-                *columns,
-            )
-            .outerjoin(LedgerSubject, LedgerSubject.user_id == Attestation.user_id)
-            .outerjoin(entry, on)
-            .outerjoin(personal, personal.seq == entry.seq)
-            .order_by(Attestation.id)
+    """Each signature against its two entries (the signature and the completion it made), in
+    one pass: its line is built once for both."""
+    entry, on, columns = _entry(ledger.Kind.ATTESTATION, "attestation:", Attestation.id)
+    done, on_done, done_columns = _entry(
+        ledger.Kind.COMPLETION, "attestation:", Attestation.id, prefix="c_"
+    )
+    personal = aliased(LedgerPersonal)
+    query = (
+        select(
+            *Attestation.__table__.c,
+            LedgerSubject.ref,
+            LedgerSubject.digest_key,
+            LedgerSubject.erased_at,
+            personal.seq.label("p_seq"),
+            *(getattr(personal, name).label(f"p_{name}") for name in PERSONAL),
+            *columns,
+            *done_columns,
         )
-        for row in _rows(session, query):
-            if row.e_seq is None and row.signed_at < since:
-                continue  # signed before the ledger began
-            problem = _one_attestation(kind, row)
-            if problem is not None:
-                yield problem
+        .outerjoin(LedgerSubject, LedgerSubject.user_id == Attestation.user_id)
+        .outerjoin(entry, on)
+        .outerjoin(done, on_done)
+        .outerjoin(personal, personal.seq == entry.seq)
+        .order_by(Attestation.id)
+    )
+    for row in _rows(session, query):
+        if row.e_seq is None and row.c_seq is None and row.signed_at < since:
+            continue  # signed before the ledger began
+        problem = _one_attestation(row)
+        if problem is not None:
+            yield problem
 
 
-def _one_attestation(kind: str, row: Any) -> Mismatch | None:
+def _one_attestation(row: Any) -> Mismatch | None:
     erased = row.erased_at is not None
     expected: dict[str, object] = {
         "user_id": row.ref,
@@ -382,17 +398,17 @@ def _one_attestation(kind: str, row: Any) -> Mismatch | None:
         "language": row.language,
         "score_percent": row.score_percent,
     }
-    if kind == ledger.Kind.ATTESTATION:
-        expected["statement_sha256"] = row.statement_sha256
     line = attestation_evidence(row, row.digest_key)
+    problem = _compare("attestations", row, expected, line, erased, prefix="c_")
+    if problem is not None:
+        return problem
+    expected["statement_sha256"] = row.statement_sha256
     problem = _compare("attestations", row, expected, line, erased)
     if problem is not None:
         return problem
     if text_digest(row.statement) != row.statement_sha256:
         return Mismatch("attestations", row.id, "statement", "differs from its sha256")
-    if kind == ledger.Kind.ATTESTATION:
-        return _personal_problem(row, erased)
-    return None
+    return _personal_problem(row, erased)
 
 
 PERSONAL = ("typed_name", "ip", "user_agent")
