@@ -164,3 +164,15 @@ def test_the_operator_grants_and_revokes_roles_from_the_command_line(
         )
     ).all()
     assert [e.detail["changes"]["roles"] for e in audited] == [[[], ["admin"]], [["admin"], []]]
+
+
+def test_the_last_admin_cannot_be_erased_either(
+    client: FlaskClient, session: Session, company: Company
+) -> None:
+    """Erasing needs someone who has left, and the last active admin cannot leave."""
+    auth = _as(client, company.admin)
+    url = f"/admin/people/{company.admin.id}"
+    refused = auth.post(f"{url}/erase", {"confirm": "y"}, page=client.get(url).data.decode())
+    assert refused.status_code == 400
+    assert "an active person is never erased" in refused.get_data(as_text=True)
+    assert _fresh(session, company.admin).email == company.admin.email
