@@ -9,6 +9,8 @@ HMAC under the person's digest key (also in `ledger.json`) must be the entry's
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections.abc import Callable
 from typing import Any
@@ -227,3 +229,57 @@ def evidence_problems(evidence: bytes, ledger_doc: dict[str, Any]) -> list[str]:
     if not isinstance(document, dict):
         return [f"{EVIDENCE} is not an object"]
     return _Checker(document, ledger_doc).run()
+
+
+# The completions CSV's columns an entry holds (the rest, people's names and addresses, are
+# personal: the organisation's pack carries no one's digest key).
+CSV_COLUMNS = {
+    "course": "course_key",
+    "version_sha256": "version_sha256",
+    "score_percent": "score",
+    "language": "language",
+    "statement_sha256": "statement_sha256",
+    "ledger_hash": "hash",
+}
+
+
+def completions_problems(name: str, data: bytes, ledger_doc: dict[str, Any]) -> list[str]:
+    """Every signature in the organisation's completions CSV against the entry it names
+    (`ledger_seq`), and every entry in ledger.json against a line of the CSV."""
+    entries = {str(e.get("seq")): e for e in ledger_doc.get("entries") or []}
+    problems: list[str] = []
+    used: set[str] = set()
+    try:
+        rows = list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
+    except (UnicodeDecodeError, csv.Error) as error:
+        return [f"{name} cannot be read: {error}"]
+    for number, row in enumerate(rows, start=2):  # line 1 is the header
+        seq = row.get("ledger_seq") or ""
+        if not seq:
+            continue  # signed before the ledger began: no entry to check it against
+        entry = entries.get(seq)
+        if entry is None:
+            problems.append(f"{name} line {number}: ledger entry {seq} is not in ledger.json")
+            continue
+        used.add(seq)
+        field = _csv_difference(row, entry)
+        if field is not None:
+            problems.append(f"{name} line {number}: {field} differs from ledger entry {seq}")
+    for seq, entry in entries.items():
+        if seq not in used and entry.get("kind") == "attestation":
+            problems.append(f"ledger.json: entry {seq} has no line in {name}")
+    return problems
+
+
+def _csv_difference(row: dict[str, str], entry: dict[str, Any]) -> str | None:
+    if entry.get("kind") != "attestation":
+        return "ledger_seq"
+    for column, field in CSV_COLUMNS.items():
+        if row.get(column) != _plain(entry.get(field)):
+            return column
+    if row.get("signed_at_utc") != _second(entry.get("at")):
+        return "signed_at_utc"
+    line = entry.get("evidence")
+    if isinstance(line, str) and binding.fields_of(line).get("cycle") != row.get("cycle"):
+        return "cycle"
+    return None

@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session
 
 from lms.evidence import checkpoints, keys, ledger
 from lms.evidence.models import LedgerCheckpoint, LedgerEntry, LedgerPersonal, LedgerSubject
-from lms.evidence.pack_evidence import EVIDENCE, evidence_problems
+from lms.evidence.pack_evidence import EVIDENCE, completions_problems, evidence_problems
 
 SUMS = "SHA256SUMS"
 SIGNATURE = "SHA256SUMS.sig"
 PUBLIC_KEY = "public-key.pem"
 LEDGER = "ledger.json"
 FORMAT = "vern-ledger-1"
+COMPLETIONS = "completions-"  # the organisation's export: completions-<start>-<end>.csv
 
 
 def entries_of_person(session: Session, user_id: int) -> list[LedgerEntry]:
@@ -83,18 +84,36 @@ def ledger_document(
 ) -> bytes:
     """The entries a pack relies on and the latest checkpoint (and, in a person's pack, what
     checks the name they typed), as JSON."""
-    document: dict[str, Any] = {
+    return b"".join(ledger_chunks(session, entries, person_id))
+
+
+def ledger_chunks(
+    session: Session, entries: Iterable[LedgerEntry], person_id: int | None = None
+) -> Iterator[bytes]:
+    """ledger.json a piece at a time: an organisation's export carries every signature's entry,
+    streamed from the database like its CSV. The checkpoint is read first, so it is the one
+    that signed the head before the export began."""
+    checkpoint = checkpoint_document(checkpoints.latest(session))
+    head = {
         "format": FORMAT,
         "hash": "sha256 over the fields in this order, joined by the byte 0x1F, "
         "None as the empty string; an entry whose evidence is null is hashed without that "
         "field; prev_hash of the first entry is 64 zeros",
         "fields": list(ledger.FIELDS),
-        "entries": [entry_document(entry) for entry in entries],
-        "checkpoint": checkpoint_document(checkpoints.latest(session)),
     }
+    yield json.dumps(head, ensure_ascii=False, indent=2)[:-2].encode("utf-8")
+    yield b',\n  "entries": ['
+    kept: list[LedgerEntry] = []
+    for number, entry in enumerate(entries):
+        if person_id is not None:
+            kept.append(entry)
+        text = json.dumps(entry_document(entry), ensure_ascii=False)
+        yield (",\n    " if number else "\n    ").encode("utf-8") + text.encode("utf-8")
+    yield b'\n  ],\n  "checkpoint": ' + json.dumps(checkpoint, ensure_ascii=False).encode()
     if person_id is not None:
-        document["personal"] = personal_document(session, person_id, entries)
-    return json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+        personal = personal_document(session, person_id, kept)
+        yield b',\n  "personal": ' + json.dumps(personal, ensure_ascii=False).encode("utf-8")
+    yield b"\n}\n"
 
 
 def write_pack(
@@ -174,9 +193,12 @@ def verify_pack(source: IO[bytes] | str, public_key: Ed25519PublicKey) -> PackRe
         if LEDGER in names:
             entries, ledger_problems = _check_ledger(pack.read(LEDGER), public_key)
             problems += ledger_problems
-            if EVIDENCE in names and not ledger_problems:
+            if not ledger_problems:
                 document = json.loads(pack.read(LEDGER))
-                problems += evidence_problems(pack.read(EVIDENCE), document)
+                if EVIDENCE in names:
+                    problems += evidence_problems(pack.read(EVIDENCE), document)
+                for name in sorted(n for n in names if n.startswith(COMPLETIONS)):
+                    problems += completions_problems(name, pack.read(name), document)
         return PackReport(len(sums), entries, problems)
 
 

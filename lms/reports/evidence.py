@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from lms.clock import iso_utc
 from lms.config import PROJECT_ROOT
 from lms.evidence import checkpoints, packs
-from lms.reports.queries import PersonRecord, Status, completions_csv
+from lms.reports.queries import PersonRecord, Status, completions_csv, signature_entries
 
 FONTS = PROJECT_ROOT / "static" / "fonts"
 
@@ -223,15 +223,15 @@ def completions_pack(
     now: datetime,
     target: IO[bytes],
 ) -> None:
-    """The organisation's completions CSV (with each signature's ledger entry) and the
-    signed checkpoint, written to `target` as it streams from the database."""
+    """The organisation's completions CSV (with each signature's ledger entry), those entries
+    and the signed checkpoint, written to `target` as it streams from the database."""
     checkpoints.create(session, key, now)
     rows = (chunk.encode("utf-8") for chunk in completions_csv(session, start, end))
     packs.write_pack(
         target,
         key,
         [
-            (f"completions-{start}-{end}.csv", rows),
-            (packs.LEDGER, [packs.ledger_document(session, [])]),
+            (f"{packs.COMPLETIONS}{start}-{end}.csv", rows),
+            (packs.LEDGER, packs.ledger_chunks(session, signature_entries(session, start, end))),
         ],
     )

@@ -668,6 +668,25 @@ COMPLETIONS_HEADER = [
 ]
 
 
+def signature_entries(session: Session, start: date, end: date) -> Iterator[LedgerEntry]:
+    """The ledger entries of the signatures completions_csv lists, in the same order."""
+    in_range = and_(
+        Attestation.signed_at >= datetime.combine(start, time.min, tzinfo=UTC),
+        Attestation.signed_at <= end_of_day(end),
+    )
+    entry = and_(
+        LedgerEntry.record == literal("attestation:", String) + cast(Attestation.id, String),
+        LedgerEntry.kind == str(ledger.Kind.ATTESTATION),
+    )
+    yield from session.scalars(
+        select(LedgerEntry)
+        .join(Attestation, entry)
+        .where(in_range)
+        .order_by(Attestation.id)
+        .execution_options(yield_per=5000)
+    )
+
+
 def completions_csv(session: Session, start: date, end: date) -> Iterator[str]:
     """Every attestation signed in [start, end], as CSV text, a chunk at a time: rows are
     streamed from the database in record order, never loaded all at once."""

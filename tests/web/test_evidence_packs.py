@@ -263,3 +263,45 @@ def test_an_untouched_person_pack_names_every_record_s_entry(
     assert ledger["personal"]["digest_key"]
     pack = _resigned(person_pack(hr_client, company), key, lambda e: None)
     assert packs.verify_pack(io.BytesIO(pack), key.public_key()).problems == []
+
+
+def _organisation_pack(client: FlaskClient, company: Company) -> tuple[bytes, str]:
+    start, end = company.start.date(), company.start.date().replace(year=company.start.year + 1)
+    with client.get(f"/hr/export.zip?start={start}&end={end}") as response:
+        assert response.status_code == 200
+        return response.get_data(), f"completions-{start}-{end}.csv"
+
+
+def _csv_resigned(pack: bytes, name: str, key: Ed25519PrivateKey, csv_text: str) -> bytes:
+    original = zipfile.ZipFile(io.BytesIO(pack))
+    files = [(name, csv_text.encode()), ("ledger.json", original.read("ledger.json"))]
+    return packs.pack_bytes(key, files)
+
+
+def test_the_organisation_pack_carries_each_signature_s_entry_and_checks_the_csv_against_it(
+    hr_client: FlaskClient, company: Company, key: Ed25519PrivateKey
+) -> None:
+    pack, name = _organisation_pack(hr_client, company)
+    archive = zipfile.ZipFile(io.BytesIO(pack))
+    ledger = json.loads(archive.read("ledger.json"))
+    text = archive.read(name).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted(str(e["seq"]) for e in ledger["entries"]) == sorted(r["ledger_seq"] for r in rows)
+    resigned = _csv_resigned(pack, name, key, text)
+    assert packs.verify_pack(io.BytesIO(resigned), key.public_key()).problems == []
+    assert packs.verify_pack(io.BytesIO(pack), key.public_key()).problems == []
+
+    score = rows[0]["score_percent"]
+    forged = text.replace(f'"{score}","', '"55","', 1)
+    problems = packs.verify_pack(
+        io.BytesIO(_csv_resigned(pack, name, key, forged)), key.public_key()
+    ).problems
+    assert f"{name} line 2: score_percent differs from ledger entry {rows[0]['ledger_seq']}" in (
+        problems
+    )
+    lines = text.splitlines(keepends=True)
+    dropped = "".join(lines[:1] + lines[2:])
+    problems = packs.verify_pack(
+        io.BytesIO(_csv_resigned(pack, name, key, dropped)), key.public_key()
+    ).problems
+    assert f"ledger.json: entry {rows[0]['ledger_seq']} has no line in {name}" in problems
