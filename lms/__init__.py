@@ -224,11 +224,14 @@ def _install_request_lifecycle(app: Flask) -> None:
             else:
                 session.rollback()
                 take_held_back_audit(session)  # undone with the rest
-            writes = g.pop("writes_after_outcome", [])
+        writes = g.pop("writes_after_outcome", [])
+        if writes:
+            # Also for a request refused before it opened a session (an LTI login for a
+            # foreign target): its refusal must still be recorded.
+            session = db_session()
             for write in writes:
                 write(session)
-            if writes:
-                session.commit()
+            session.commit()
         _add_security_headers(response)
         return response
 

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from lms import clock
-from lms.audit.service import record
+from lms.audit.service import record, record_failure
 from lms.extensions import database
 from lms.integrations.tokens import ApiToken, Scope, TokenRejected, authenticate
 
@@ -21,6 +21,18 @@ QUERY_TOKEN_NAMES = ("access_token", "token", "api_key", "apikey")
 
 
 def _audit_call(session: Session, scope: Scope, token: ApiToken | None, outcome: str) -> None:
+    if token is None:  # nobody authenticated: counted per address and outcome, not one row each
+        record_failure(
+            session,
+            action=f"api.{scope}",
+            now=clock.now(),
+            kind=outcome,
+            ip=request.remote_addr,
+            method=request.method,
+            path=request.path[:200],
+            outcome=outcome,
+        )
+        return
     record(
         session,
         action=f"api.{scope}",

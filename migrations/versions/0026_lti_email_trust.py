@@ -1,4 +1,4 @@
-"""LTI: platforms an admin trusts to match people by email
+"""LTI: platforms an admin trusts to match people by email; audit failures counted per window
 
 Revision ID: 0026
 Revises: 0025
@@ -24,8 +24,11 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("matches_by_email", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+    # Unauthenticated failures are counted in this window's row of their action and source.
+    op.create_index("ix_audit_events_action_at", "audit_events", ["action", "at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_events_action_at", table_name="audit_events")
     with op.batch_alter_table("lti_platforms") as batch_op:
         batch_op.drop_column("matches_by_email")

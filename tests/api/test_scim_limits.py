@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.audit.models import AuditEvent
 from lms.integrations.scim.compat import MAX_OPERATIONS, merged
 from lms.integrations.scim.filters import MAX_FILTER_TERMS
 from lms.integrations.tokens import Scope, create_token
@@ -96,3 +98,17 @@ def test_an_id_that_is_no_64_bit_number_matches_nobody(scim: Scim, value: str) -
     response = scim.get("/Users", filter=f'id eq "{value}"')
     assert response.status_code == 200
     assert response.get_json()["totalResults"] == 0
+
+
+def test_a_flood_of_bad_tokens_is_counted_in_one_audit_row(
+    client: FlaskClient, session: Session
+) -> None:
+    """Each refused call wrote a row: anyone could fill the database without signing in."""
+    for n in range(200):
+        response = client.get("/scim/v2/Users", headers={"Authorization": f"Bearer bad-{n}"})
+        assert response.status_code == 401
+    session.expire_all()
+    (row,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "api.scim"))
+    assert row.detail["count"] == 200
+    assert row.detail["outcome"] == "refused: invalid or revoked token"
+    assert row.ip == "127.0.0.1"

@@ -274,6 +274,23 @@ def test_a_launch_never_links_or_signs_in_an_admin_hr_or_auditor_account(
     assert session.scalar(select(func.count()).select_from(LoginSession)) == before[3]
 
 
+def test_refused_logins_from_one_address_are_counted_in_one_audit_row(
+    client: FlaskClient, session: Session, registered: LtiPlatform
+) -> None:
+    """Anyone can post a refused login initiation: a row each would let a flood fill the
+    database; the admin's list shows the latest cause and how many times."""
+    for n in range(50):
+        refused = client.post(
+            "/lti/login",
+            data={"iss": ISSUER, "target_link_uri": f"https://elsewhere.example/{n}"},
+        )
+        assert refused.status_code == 400
+    session.expire_all()
+    (row,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "lti.launch_refused"))
+    assert row.detail["count"] == 50
+    assert "https://elsewhere.example/49" in row.detail["cause"]
+
+
 def test_a_replayed_id_token_is_refused(
     client: FlaskClient, session: Session, platform: TestPlatform, registered: LtiPlatform
 ) -> None:

@@ -29,7 +29,7 @@ from pylti1p3.exception import LtiException, OIDCException
 from pylti1p3.lineitem import LineItem
 
 from lms import clock
-from lms.audit.service import record
+from lms.audit.service import record, record_failure
 from lms.catalog.service import current_courses
 from lms.extensions import csrf, db_session, settings, write_after_outcome
 from lms.integrations.lti import keys, launches
@@ -61,9 +61,18 @@ def _refused(message: str, cause: str, values: dict[str, str] | None = None) -> 
     log.warning("LTI launch refused: %s", cause)
     issuer = (request.values.get("iss") or "")[:300]
     ip, now = request.remote_addr, clock.now()
+    # Counted per address and kind of refusal (its message), not a row each: anyone can
+    # post refused launches, and the admin's list shows the latest cause and how many.
     write_after_outcome(
-        lambda session: record(
-            session, action="lti.launch_refused", now=now, ip=ip, cause=cause[:500], issuer=issuer
+        lambda session: record_failure(
+            session,
+            action="lti.launch_refused",
+            now=now,
+            kind=message,
+            ip=ip,
+            latest=("cause", "issuer"),
+            cause=cause[:500],
+            issuer=issuer,
         )
     )
     return render_template(
