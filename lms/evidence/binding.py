@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 PAIR = ";"
@@ -25,8 +26,10 @@ EQUALS = "="
 PERSONAL_PREFIX = "personal_"
 
 
+@lru_cache(maxsize=65_536)
 def text_digest(value: str | None) -> str:
-    """sha256 of free text (a statement, a reason, a place); empty for none."""
+    """sha256 of free text (a statement, a reason, a place); empty for none. Remembered: the
+    same statements, courses and departments come back on every row of a verification."""
     return "" if value is None else hashlib.sha256(value.encode("utf-8")).hexdigest()
 
 
