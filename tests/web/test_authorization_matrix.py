@@ -196,6 +196,7 @@ MATRIX: dict[str, tuple[int, ...]] = {
     "lti_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
     "lti_admin.register": (LOGIN, 403, 403, 403, 403, 403, 400),
     "lti_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),
+    "lti_admin.set_email_trust": (LOGIN, 403, 403, 403, 403, 403, 302),
     "sso_admin.index": (LOGIN, 403, 403, 403, 403, 403, 200),
     "sso_admin.register": (LOGIN, 403, 403, 403, 403, 403, 400),
     "sso_admin.set_active": (LOGIN, 403, 403, 403, 403, 403, 302),

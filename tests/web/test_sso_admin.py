@@ -161,7 +161,9 @@ def test_the_switches_change_the_provider_and_are_audited(
     assert _post(signed_in, f"{base}/remove", {}).status_code == 302
     assert _providers(session) == []
     actions = session.scalars(
-        select(AuditEvent.action).where(AuditEvent.action.like("sso.provider.%"))
+        select(AuditEvent.action)
+        .where(AuditEvent.action.like("sso.provider.%"))
+        .order_by(AuditEvent.id)
     ).all()
     assert actions == [
         "sso.provider.register",
