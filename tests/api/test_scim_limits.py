@@ -112,3 +112,11 @@ def test_a_flood_of_bad_tokens_is_counted_in_one_audit_row(
     assert row.detail["count"] == 200
     assert row.detail["outcome"] == "refused: invalid or revoked token"
     assert row.ip == "127.0.0.1"
+
+
+@pytest.mark.parametrize("start", ["99999999999999999999", str(2**63)])
+def test_a_start_index_past_any_list_is_an_empty_page(scim: Scim, start: str) -> None:
+    response = scim.get("/Users", startIndex=start, count="5")
+    assert response.status_code == 200
+    assert response.get_json().get("Resources", []) == []
+    assert response.get_json()["totalResults"] > 0

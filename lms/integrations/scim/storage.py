@@ -60,6 +60,7 @@ from lms.people.service import (
     set_manager,
 )
 from lms.training.cycles import assign_courses
+from lms.web import INT64_MAX
 
 NORWEGIAN = ("nb", "nn", "no")
 LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
@@ -413,7 +414,8 @@ class VernScimStorage(ScimStorage):
         prepare: Callable[[list[Any]], None] = lambda rows: None,
     ) -> SearchPage:
         entity = query.column_descriptions[0]["entity"]
-        start = search_request.start_index_0 or 0
+        # A startIndex past any list is an empty page, not an offset the database overflows on.
+        start = min(search_request.start_index_0 or 0, INT64_MAX)
         count = search_request.count
         scim_filter = search_request.filter
         condition: ColumnElement[bool] = true()
