@@ -133,8 +133,9 @@ def _provision(
 def person_for(
     session: Session, platform: LtiPlatform, claims: dict[str, Any], now: datetime
 ) -> User:
-    """The Vern user behind the platform's `sub`: linked before, matched by email, or (from a
-    platform trusted to provision) created with the department from the platform's claim."""
+    """The Vern user behind the platform's `sub`: linked before, matched by email (from a
+    platform trusted for that), or (from a platform trusted to provision) created with the
+    department from the platform's claim; never an admin, HR or auditor account."""
     subject = str(claims.get("sub") or "")
     if not subject:
         raise LaunchRefused(
