@@ -135,11 +135,6 @@ class Settings:
         """Build settings from LMS_* variables, with embedded defaults for a bare machine."""
         env = dict(os.environ if environ is None else environ)
         instance_path = Path(env.get("LMS_INSTANCE_PATH") or PROJECT_ROOT / "instance")
-        if env.get("LMS_SSO_PRIVATE_NETWORK"):
-            raise ConfigError(
-                "LMS_SSO_PRIVATE_NETWORK is gone: list the identity provider's host in "
-                "LMS_OUTBOUND_ALLOW (and serve it over https in production)"
-            )
         settings = cls(
             env=env.get("LMS_ENV", "development"),
             secret_key=env.get("LMS_SECRET_KEY", ""),

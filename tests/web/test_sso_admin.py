@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lms.audit.models import AuditEvent
-from lms.config import ConfigError, Settings
 from lms.people import crypto
 from lms.people.models import User
 from lms.people.outbound import Policy
@@ -250,8 +249,3 @@ def test_production_refuses_a_plain_http_discovery_url(
     with pytest.raises(oidc.ProviderUnavailable, match="https://"):
         oidc.fetch_discovery(oidc_provider.discovery_url, policy=Policy.from_settings(production))
     assert production.outbound_https_only
-
-
-def test_the_old_private_network_switch_stops_start_up_pointing_at_the_allow_list() -> None:
-    with pytest.raises(ConfigError, match="LMS_OUTBOUND_ALLOW"):
-        Settings.from_env({"LMS_SSO_PRIVATE_NETWORK": "1"})
