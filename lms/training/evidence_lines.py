@@ -572,6 +572,32 @@ def _end_problem(row: Any) -> Mismatch | None:
     return None
 
 
+def _completion_problem(session: Session, since: str) -> Mismatch | None:
+    """A cycle shown as complete has a completion entry of the person and course at that very
+    time (the signature's, or the attended session's): none means it was marked by hand."""
+    entered = exists().where(
+        LedgerEntry.kind == ledger.Kind.COMPLETION,
+        LedgerEntry.person_ref == LedgerSubject.ref,
+        LedgerEntry.course_key == Course.key,
+        LedgerEntry.at == iso_micro_text(Assignment.completed_at),
+    )
+    unbound = session.scalar(
+        select(Assignment.id)
+        .join(Course, Course.id == Assignment.course_id)
+        .outerjoin(LedgerSubject, LedgerSubject.user_id == Assignment.user_id)
+        .where(
+            Assignment.completed_at.is_not(None),
+            iso_micro_text(Assignment.completed_at) >= since,
+            ~entered,
+        )
+        .order_by(Assignment.id)
+        .limit(1)
+    )
+    if unbound is None:
+        return None
+    return Mismatch("assignments", unbound, "completed_at", "no completion entry at that time")
+
+
 def _orphans(session: Session) -> Mismatch | None:
     """The first entry whose record is gone (or was never there)."""
     first: Mismatch | None = None
@@ -647,4 +673,4 @@ def verify_records(session: Session) -> Mismatch | None:
             problems.close()
         if problem is not None:
             return problem
-    return _orphans(session) or _personal_orphans(session)
+    return _completion_problem(session, since) or _orphans(session) or _personal_orphans(session)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -299,3 +299,17 @@ def test_a_pack_s_attendance_and_exemptions_are_checked_against_its_entries(
     assert any("exemptions[0].ended_because differs" in p for p in problems()), problems()
     exempted["ended_because"], exempted["reason"] = "revoked", "Said so"
     assert any("exemptions[0].reason differs" in p for p in problems()), problems()
+
+
+def test_a_cycle_marked_complete_without_its_completion_entry_is_named(
+    session: Session, signed: Attestation, learner: Learner, now: datetime
+) -> None:
+    tamper(
+        session,
+        "UPDATE assignments SET completed_at = :at WHERE id = :i",
+        at=(now + timedelta(days=1)).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if session.get_bind().dialect.name == "sqlite"
+        else now + timedelta(days=1),
+        i=signed.assignment_id,
+    )
+    assert where(session) == ("assignments", signed.assignment_id, "completed_at")
