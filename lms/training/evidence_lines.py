@@ -13,7 +13,19 @@ from collections.abc import Generator, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, String, and_, cast, exists, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    and_,
+    case,
+    cast,
+    exists,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -598,6 +610,15 @@ def _completion_problem(session: Session, since: str) -> Mismatch | None:
     return Mismatch("assignments", unbound, "completed_at", "no completion entry at that time")
 
 
+def _row_id(session: Session, digits: Any) -> Any:
+    """The id an entry's record names. PostgreSQL refuses to cast text that is not a number
+    (an edited record could hold anything): only digits are cast there; SQLite casts the rest
+    to 0, which names no row either way."""
+    if session.get_bind().dialect.name == "postgresql":
+        return case((digits.op("~")("^[0-9]{1,18}$"), cast(digits, BigInteger)), else_=None)
+    return cast(digits, Integer)
+
+
 def _orphans(session: Session) -> Mismatch | None:
     """The first entry whose record is gone (or was never there)."""
     first: Mismatch | None = None
@@ -608,7 +629,7 @@ def _orphans(session: Session) -> Mismatch | None:
             "live_seats": LiveSeat,
             "exemptions": Exemption,
         }[table]
-        row_id = cast(func.substr(LedgerEntry.record, len(prefix) + 1), Integer)
+        row_id = _row_id(session, func.substr(LedgerEntry.record, len(prefix) + 1))
         there = exists().where(model.id == row_id, _named(prefix, model.id) == LedgerEntry.record)
         orphan = session.execute(
             select(LedgerEntry.seq, LedgerEntry.record)

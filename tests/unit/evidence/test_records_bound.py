@@ -19,7 +19,7 @@ from lms.evidence.pack_evidence import evidence_problems
 from lms.privacy.erasure import erase_person
 from lms.reports import queries
 from lms.reports.evidence import evidence_json
-from lms.training import exemptions, live_sessions, service
+from lms.training import evidence_lines, exemptions, live_sessions, service
 from lms.training.evidence_lines import verify_records
 from lms.training.models import Assignment, Attestation, QuizAttempt
 from tests import factories
@@ -313,3 +313,15 @@ def test_a_cycle_marked_complete_without_its_completion_entry_is_named(
         i=signed.assignment_id,
     )
     assert where(session) == ("assignments", signed.assignment_id, "completed_at")
+
+
+def test_an_entry_re_pointed_at_something_that_is_no_record_is_named(
+    session: Session, signed: Attestation
+) -> None:
+    first = session.scalars(select(QuizAttempt.id).order_by(QuizAttempt.id)).first()
+    tamper(session, "UPDATE ledger_entries SET record = 'attempt:x1' WHERE seq = 1")
+    assert where(session) == ("quiz_attempts", first, "")  # the attempt lost its entry
+    # ...and the entry names no row (PostgreSQL would refuse to cast 'x1' as a number).
+    orphan = evidence_lines._orphans(session)
+    assert orphan is not None
+    assert (orphan.table, orphan.row_id, orphan.field) == ("ledger_entries", 1, "record")
