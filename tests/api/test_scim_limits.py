@@ -100,6 +100,16 @@ def test_an_id_that_is_no_64_bit_number_matches_nobody(scim: Scim, value: str) -
     assert response.get_json()["totalResults"] == 0
 
 
+@pytest.mark.parametrize("value", ["²", "99999999999999999999"])
+@pytest.mark.parametrize("kind", ["Users", "Groups"])
+def test_a_resource_id_that_is_no_64_bit_number_is_not_found(
+    scim: Scim, value: str, kind: str
+) -> None:
+    """ "²" passed str.isdigit() and then failed int(), 20 digits overflowed the driver: 500s."""
+    assert error(scim.get(f"/{kind}/{value}"))[0] == 404
+    assert scim.call("DELETE", f"/{kind}/{value}").status_code == 404
+
+
 def test_a_flood_of_bad_tokens_is_counted_in_one_audit_row(
     client: FlaskClient, session: Session
 ) -> None:

@@ -60,7 +60,7 @@ from lms.people.service import (
     set_manager,
 )
 from lms.training.cycles import assign_courses
-from lms.web import INT64_MAX
+from lms.web import INT64_MAX, whole_number
 
 NORWEGIAN = ("nb", "nn", "no")
 LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
@@ -281,7 +281,9 @@ class VernScimStorage(ScimStorage):
     # -- Users -------------------------------------------------------------------------------
 
     def _user(self, resource_id: str) -> User:
-        user = self.session.get(User, int(resource_id)) if resource_id.isdigit() else None
+        # An id that is no 64-bit number in ASCII digits ("²", 20 digits) is nobody, not a 500.
+        found = whole_number(resource_id)
+        user = self.session.get(User, found) if found is not None else None
         if user is None or user.scim_deleted_at is not None:
             raise NotFoundException(detail=f"User {resource_id!r} not found")
         return user
@@ -701,9 +703,8 @@ class VernScimStorage(ScimStorage):
     # -- Groups ------------------------------------------------------------------------------
 
     def _department(self, resource_id: str) -> Department:
-        department = (
-            self.session.get(Department, int(resource_id)) if resource_id.isdigit() else None
-        )
+        found = whole_number(resource_id)
+        department = self.session.get(Department, found) if found is not None else None
         if department is None or department.archived_at is not None:
             raise NotFoundException(detail=f"Group {resource_id!r} not found")
         return department
