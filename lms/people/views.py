@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, logout_user
 
 from lms import clock
-from lms.audit.service import record
+from lms.audit.service import record, record_failure
 from lms.errors import mark_rollback
 from lms.extensions import db_session, local_path, reads_first, settings, write_after_outcome
 from lms.people import service, throttle
@@ -107,14 +107,17 @@ def _decided_by_domain(
     if provider is not None and not form.password.data:
         return _to_provider(provider, email)
     if provider is not None and provider.passwords_off:
-        # Kept although the page rolls back: a refusal is audited.
+        # Kept although the page rolls back: a refusal is audited, counted per address (the
+        # throttle has not looked yet, and anyone can post passwords).
         ip, now, provider_name = _client_ip(), clock.now(), provider.name
         write_after_outcome(
-            lambda later: record(
+            lambda later: record_failure(
                 later,
                 action="login.refused",
                 now=now,
+                kind="passwords off",
                 ip=ip,
+                latest=("email", "provider_name"),
                 cause="passwords off",
                 email=email,
                 provider_name=provider_name,

@@ -324,6 +324,8 @@ def test_a_person_vern_does_not_know_is_not_created_by_default(
         "provider_name": "contoso",
         "subject": "new",
         "email": "new@example.test",
+        "kind": "unknown",
+        "count": 1,
     }
 
 
@@ -436,6 +438,8 @@ def test_passwords_off_refuses_a_right_password_and_points_to_the_button(
         "cause": "passwords off",
         "email": employee.email,
         "provider_name": "contoso",
+        "kind": "passwords off",
+        "count": 1,
     }
     # Another domain's people keep their passwords.
     session.add(colleague)
@@ -579,3 +583,31 @@ def test_no_transaction_is_open_while_vern_asks_the_provider_for_a_browser_whose
     assert sign_in(client, oidc_provider).status_code == 302
     assert open_while_asking == [False]
     assert signed_in(client)
+
+
+def test_a_flood_of_callbacks_with_a_made_up_state_is_counted_in_one_audit_row(
+    client: FlaskClient, session: Session, contoso: IdentityProvider, admin: User
+) -> None:
+    """Anyone can call the callback: each refusal wrote a row of its own, unthrottled."""
+    for n in range(30):
+        assert client.get(f"/sso/callback?state=made-up-{n}&code=x").status_code == 400
+    (refused,) = refusals(session)
+    assert (refused["cause"], refused["count"]) == ("state", 30)
+    Auth(client).login(admin.email, PASSWORD)
+    assert "state (30 times)" in client.get("/admin/sign-in/").get_data(as_text=True)
+
+
+def test_a_flood_of_passwords_for_a_passwords_off_domain_is_counted_in_one_audit_row(
+    client: FlaskClient,
+    session: Session,
+    app: Flask,
+    employee: User,
+    oidc_provider: TestProvider,  # noqa: F811
+) -> None:
+    register(session, app, oidc_provider, passwords_off=True)
+    for n in range(12):
+        _login_post(client, email=employee.email, password=f"guess {n}")
+    session.expire_all()
+    (refused,) = session.scalars(select(AuditEvent).where(AuditEvent.action == "login.refused"))
+    assert (refused.detail["cause"], refused.detail["count"]) == ("passwords off", 12)
+    assert refused.ip == "127.0.0.1"

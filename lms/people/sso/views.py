@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from lms import clock
-from lms.audit.service import record
+from lms.audit.service import record, record_failure
 from lms.db import SQLITE_BEGIN
 from lms.extensions import (
     database,
@@ -79,12 +79,22 @@ def start(name: str) -> ResponseReturnValue:
 def _refused(
     cause: str, *, status: int = 400, not_set_up: bool = False, **detail: Any
 ) -> tuple[str, int]:
-    """A page saying the sign-in did not happen, and an audit event saying why."""
+    """A page saying the sign-in did not happen, and an audit event saying why: counted per
+    address and cause (anyone can call the callback), the latest details kept."""
     now = clock.now()
     ip = request.remote_addr
 
     def note(later: Session) -> None:
-        record(later, action="sso.refused", now=now, ip=ip, cause=cause, **detail)
+        record_failure(
+            later,
+            action="sso.refused",
+            now=now,
+            kind=cause,
+            ip=ip,
+            latest=tuple(detail),
+            cause=cause,
+            **detail,
+        )
 
     db_session()  # the request's session runs the write after its outcome
     write_after_outcome(note)
