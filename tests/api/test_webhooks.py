@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -23,49 +21,29 @@ from lms.integrations import webhooks
 from lms.people import crypto
 from lms.reminders.models import OutboxMessage, OutboxStatus
 from tests.company import Company, complete
-from tests.smtp import free_port
+from tests.http_stub import Reply, Seen, Stub
 
 
-class Receiver:
-    """A local HTTP endpoint that records deliveries and answers with `status`."""
+class Receiver(Stub):
+    """A local HTTP endpoint that records deliveries and answers with `status` (and a
+    redirect to `location`, and `reply` as the body, when set)."""
 
     def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
+        super().__init__()
         self.status = 200
         self.location: str | None = None  # answer with a redirect there
         self.reply = b""
-        receiver = self
+        self.url = self.address("/hooks")
+        self.answer = lambda seen: Reply(
+            self.status, self.reply, {"Location": self.location} if self.location else {}
+        )
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                receiver.received.append(
-                    {"method": self.command, "path": self.path, "headers": dict(self.headers),
-                     "body": body}
-                )  # fmt: skip
-                self.send_response(receiver.status)
-                if receiver.location:
-                    self.send_header("Location", receiver.location)
-                self.send_header("Content-Length", str(len(receiver.reply)))
-                self.end_headers()
-                self.wfile.write(receiver.reply)
-
-            do_GET = do_POST  # noqa: N815 - a followed redirect would arrive as a GET
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+    @property
+    def received(self) -> list[Seen]:
+        return self.requests
 
     def events(self) -> list[str]:
-        return [json.loads(r["body"])["event"] for r in self.received if r["method"] == "POST"]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return [json.loads(r.body)["event"] for r in self.received if r.method == "POST"]
 
 
 @pytest.fixture
@@ -131,12 +109,12 @@ def test_a_signed_attestation_is_delivered_once_and_signed(
     _run(app, database, now + timedelta(minutes=1))  # again: nothing new, nothing twice
     assert sorted(receiver.events()) == ["attestation.signed", "course.completed"]
     delivery = receiver.received[0]
-    assert verify(secret, delivery["headers"]["Vern-Signature"], delivery["body"])
-    assert not verify("wrong-secret", delivery["headers"]["Vern-Signature"], delivery["body"])
-    body = json.loads(delivery["body"])
+    assert verify(secret, delivery.headers["Vern-Signature"], delivery.body)
+    assert not verify("wrong-secret", delivery.headers["Vern-Signature"], delivery.body)
+    body = json.loads(delivery.body)
     assert body["data"]["person"]["email"] == company.a2.email
     assert body["data"]["versionSha256"] == company.course.sha256
-    assert delivery["headers"]["Vern-Event"] == body["event"]
+    assert delivery.headers["Vern-Event"] == body["event"]
 
 
 def test_history_before_registration_is_not_replayed(
@@ -226,7 +204,7 @@ def test_overdue_and_onboarding_complete_events(
     session.commit()
     just_after_due = company.start + timedelta(days=31)
     _run(app, database, just_after_due)
-    overdue = [json.loads(r["body"]) for r in receiver.received]
+    overdue = [json.loads(r.body) for r in receiver.received]
     assert {o["event"] for o in overdue} == {"assignment.overdue"}
     assert {o["data"]["person"]["email"] for o in overdue} >= {company.a2.email}
     receiver.received.clear()
@@ -285,7 +263,7 @@ def test_a_redirect_is_not_followed_and_the_reply_is_not_kept(
     receiver.reply = b"<html>internal admin console</html>"
     row = _first_delivery_answered(app, database, session, company, receiver, now, status=307)
     # One POST, and no GET to the metadata path after it.
-    assert [(r["method"], r["path"]) for r in receiver.received] == [("POST", "/hooks")]
+    assert [(r.method, r.path) for r in receiver.received] == [("POST", "/hooks")]
     assert row.status == OutboxStatus.PENDING
     assert row.last_error == "HTTP 307 Temporary Redirect"
 

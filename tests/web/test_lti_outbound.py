@@ -3,10 +3,8 @@ allows, and what a platform answers never reaches a page, the audit trail or the
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flask import Flask
@@ -24,47 +22,22 @@ from lms.people import crypto
 from lms.people.models import User
 from tests.conftest import SECRET_KEY, Auth
 from tests.factories import PASSWORD
+from tests.http_stub import Reply, Stub, running
 from tests.lti_platform import TestPlatform
-from tests.smtp import free_port
 from tests.web.test_lti import _launch, _refusal_causes, basics, platform  # noqa: F401 - fixtures
 
 SECRET_PAGE = "<html>intranet: payroll export ready</html>"
 
 
-class HtmlServer:
-    """Answers every GET with an HTML page (a key set URL pointing at the wrong thing)."""
-
-    def __init__(self) -> None:
-        self.paths: list[str] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-                server.paths.append(self.path)
-                body = SECRET_PAGE.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}/jwks"
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-
-
 @pytest.fixture
-def html_server() -> Iterator[HtmlServer]:
-    running = HtmlServer()
-    yield running
-    running.close()
+def html_server() -> Iterator[Stub]:
+    """Answers every GET with an HTML page (a key set URL pointing at the wrong thing)."""
+    with running(Reply(200, SECRET_PAGE.encode(), {"Content-Type": "text/html"})) as stub:
+        yield stub
+
+
+def _paths(stub: Stub) -> list[str]:
+    return [seen.path for seen in stub.requests]
 
 
 def _register(session: Session, lms: TestPlatform, now: datetime, **changes: str) -> None:
@@ -83,15 +56,15 @@ def test_a_key_set_url_that_answers_a_page_refuses_the_launch_without_showing_th
     session: Session,
     platform: TestPlatform,  # noqa: F811
     basics: CourseDefinition,  # noqa: F811
-    html_server: HtmlServer,
+    html_server: Stub,
     admin: User,
     auth: Auth,
     now: datetime,
 ) -> None:
-    _register(session, platform, now, key_set_url=html_server.url)
+    _register(session, platform, now, key_set_url=html_server.address("/jwks"))
     response = _launch(client, platform)
     assert response.status_code == 400
-    assert html_server.paths == ["/jwks"]
+    assert _paths(html_server) == ["/jwks"]
     (cause,) = _refusal_causes(session)
     assert "not JSON" in cause
     assert "payroll" not in cause
@@ -107,14 +80,14 @@ def test_a_platform_on_loopback_is_not_asked_for_its_keys_unless_the_operator_al
     session: Session,
     platform: TestPlatform,  # noqa: F811
     basics: CourseDefinition,  # noqa: F811
-    html_server: HtmlServer,
+    html_server: Stub,
     now: datetime,
 ) -> None:
     strict: Flask = create_app(settings.with_overrides(outbound_allow=()), database=database)
-    _register(session, platform, now, key_set_url=html_server.url)
+    _register(session, platform, now, key_set_url=html_server.address("/jwks"))
     response = _launch(strict.test_client(), platform)
     assert response.status_code == 400
-    assert html_server.paths == []
+    assert _paths(html_server) == []
     (cause,) = _refusal_causes(session)
     assert "not a public address" in cause
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,52 +19,28 @@ from cryptography.x509.oid import NameOID
 from lms.config import Settings
 from lms.people import outbound
 from lms.people.outbound import OutboundRefused, Policy
-from tests.smtp import free_port
+from tests.http_stub import Reply, Seen, Stub, running
 
 LOCAL = Policy(allow=("127.0.0.1",), https_only=False)
 
 
-class Server:
-    """A local server that records each request and answers POSTs with a redirect to the cloud
-    metadata path (what a hostile or compromised receiver does)."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, str]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                server.requests.append((self.command, self.path))
-                if self.path.startswith("/latest"):
-                    body = b"instance credentials"
-                    self.send_response(200)
-                else:
-                    body = b"moved"
-                    self.send_response(307)
-                    self.send_header("Location", "/latest/meta-data/iam/security-credentials/")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = do_POST = _answer  # noqa: N815 - http.server's naming
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.http = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.port = self.http.server_address[1]
-        threading.Thread(target=self.http.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
+def _metadata_or_redirect(seen: Seen) -> Reply:
+    if seen.path.startswith("/latest"):
+        return Reply(200, b"instance credentials")
+    return Reply(307, b"moved", {"Location": "/latest/meta-data/iam/security-credentials/"})
 
 
 @pytest.fixture
-def server() -> Iterator[Server]:
-    running = Server()
-    yield running
-    running.close()
+def server() -> Iterator[Stub]:
+    """A local server that answers with a redirect to the cloud metadata path (what a hostile
+    or compromised receiver does), and serves that path."""
+    with running() as stub:
+        stub.answer = _metadata_or_redirect
+        yield stub
+
+
+def _calls(stub: Stub) -> list[tuple[str, str]]:
+    return [(seen.method, seen.path) for seen in stub.requests]
 
 
 @pytest.mark.parametrize(
@@ -136,25 +110,25 @@ def test_the_allow_list_comes_from_the_environment() -> None:
     assert Settings.from_env({}).outbound_allow == ()
 
 
-def test_a_request_to_loopback_is_refused_before_anything_is_sent(server: Server) -> None:
+def test_a_request_to_loopback_is_refused_before_anything_is_sent(server: Stub) -> None:
     with (
         Policy(https_only=False).session("test") as http,
         pytest.raises(OutboundRefused, match="not a public address"),
     ):
         http.post(f"http://127.0.0.1:{server.port}/hook", data=b"{}")
-    assert server.requests == []
+    assert _calls(server) == []
 
 
-def test_a_redirect_is_never_followed(server: Server) -> None:
+def test_a_redirect_is_never_followed(server: Stub) -> None:
     with LOCAL.session("test") as http:
         response = http.post(f"http://127.0.0.1:{server.port}/hook", data=b"{}")
     assert response.status_code == 307
     # The POST did not turn into a GET to the metadata path.
-    assert server.requests == [("POST", "/hook")]
+    assert _calls(server) == [("POST", "/hook")]
 
 
 def test_the_connection_goes_to_the_address_that_was_checked(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: Stub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DNS rebinding: the name is looked up once per connection, the checked address is the
     one connected to; a second answer pointing elsewhere is never asked for."""
@@ -174,11 +148,11 @@ def test_the_connection_goes_to_the_address_that_was_checked(
         response = http.post(f"http://hooks.example:{server.port}/hook", data=b"{}")
     assert response.status_code == 307
     assert lookups == ["hooks.example"]
-    assert server.requests == [("POST", "/hook")]
+    assert _calls(server) == [("POST", "/hook")]
 
 
 def test_proxies_from_the_environment_are_not_used(
-    server: Server, monkeypatch: pytest.MonkeyPatch
+    server: Stub, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A proxy would make the connection for Vern, to wherever the URL says.
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
@@ -188,7 +162,7 @@ def test_proxies_from_the_environment_are_not_used(
         pytest.raises(OutboundRefused),
     ):
         http.get("http://169.254.169.254/latest/meta-data/")
-    assert server.requests == []
+    assert _calls(server) == []
 
 
 def test_every_request_has_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +178,7 @@ def test_every_request_has_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen["timeout"] == outbound.TIMEOUT_SECONDS
 
 
-def test_get_json_reports_status_and_never_the_body(server: Server) -> None:
+def test_get_json_reports_status_and_never_the_body(server: Stub) -> None:
     with pytest.raises(outbound.OutboundError) as refused:
         outbound.get_json(LOCAL, f"http://127.0.0.1:{server.port}/keys", agent="test")
     assert refused.value.reason == "127.0.0.1: HTTP 307 Temporary Redirect"
@@ -241,7 +215,7 @@ def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
 
 
 def test_tls_still_checks_the_certificate_against_the_host_name(
-    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: Stub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Connecting to the checked address must not weaken TLS: the certificate is verified for
     the name in the URL (SNI too), not for the address."""
