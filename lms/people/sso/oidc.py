@@ -6,6 +6,7 @@ call in here, and write the outcome in a new one."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ SCOPES = "openid email profile"
 TENANT_PLACEHOLDER = "{tenantid}"
 MICROSOFT_LOGIN = "https://login.microsoftonline.com/"
 GOOGLE_ISSUERS = frozenset({"https://accounts.google.com", "accounts.google.com"})
+# What an OAuth error code looks like (RFC 6749 5.2: invalid_grant, unauthorized_client ...).
+ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 
 
@@ -201,11 +204,19 @@ def exchange_code(
         except (requests.RequestException, outbound.OutboundError) as error:
             raise ProviderUnavailable(f"token endpoint: {outbound.failure(error)}") from None
         except Exception as error:  # noqa: BLE001 - Authlib's OAuthError and JSON errors
-            error_code = getattr(error, "error", None) or type(error).__name__
-            raise ProviderUnavailable(f"token endpoint refused: {error_code}") from None
+            raise ProviderUnavailable(f"token endpoint refused: {_error_code(error)}") from None
     if not isinstance(token.get("id_token"), str):
         raise ProviderUnavailable("token endpoint sent no id_token")
     return dict(token)
+
+
+def _error_code(error: Exception) -> str:
+    """The RFC 6749 error code of a refusal (`invalid_grant`), else the exception's kind: the
+    `error` field is the provider's own text, and anything longer than a code is not kept."""
+    code = getattr(error, "error", None)
+    if isinstance(code, str) and ERROR_CODE.fullmatch(code):
+        return code
+    return type(error).__name__
 
 
 def _header(id_token: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from cryptography.x509.oid import NameOID
 from lms.config import Settings
 from lms.people import outbound
 from lms.people.outbound import OutboundRefused, Policy
+from lms.people.sso.oidc import ProviderConfig, ProviderUnavailable, exchange_code
 from tests.http_stub import Reply, Seen, Stub, running
 
 LOCAL = Policy(allow=("127.0.0.1",), https_only=False)
@@ -248,3 +249,36 @@ def test_tls_still_checks_the_certificate_against_the_host_name(
         pytest.raises(requests.exceptions.SSLError),
     ):
         http.get(f"https://hooks.example:{server.port}/latest")  # not a public CA's
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b'{"error": "invalid_grant: the code belongs to payroll-admin@corp.internal"}',
+        b'{"error": "' + b"x" * 5000 + b'"}',
+        b'{"error": ["not", "a", "code"]}',
+    ],
+    ids=["sentence", "huge", "not-text"],
+)
+def test_a_token_endpoint_error_is_named_by_its_code_never_by_what_the_provider_wrote(
+    reply: bytes,
+) -> None:
+    """The `error` of a refusal is the provider's own text: only an RFC 6749 error code
+    (a short word) is kept for the audit trail and the admin page."""
+    with running(Reply(400, reply, {"Content-Type": "application/json"})) as provider:
+        discovery = {"issuer": "https://id.example", "token_endpoint": provider.address("/t")}
+        config = ProviderConfig(1, "p", "client", "secret", discovery, None, (), LOCAL)
+        with pytest.raises(ProviderUnavailable) as refused:
+            exchange_code(config, "code", "https://vern.example/sso/callback", "v" * 43)
+    assert refused.value.cause == "token endpoint refused: OAuthError"
+    assert len(provider.requests) == 1
+
+
+def test_a_token_endpoint_error_code_is_kept() -> None:
+    reply = b'{"error": "invalid_grant", "error_description": "code expired at db01"}'
+    with running(Reply(400, reply, {"Content-Type": "application/json"})) as provider:
+        discovery = {"issuer": "https://id.example", "token_endpoint": provider.address("/t")}
+        config = ProviderConfig(1, "p", "client", "secret", discovery, None, (), LOCAL)
+        with pytest.raises(ProviderUnavailable) as refused:
+            exchange_code(config, "code", "https://vern.example/sso/callback", "v" * 43)
+    assert refused.value.cause == "token endpoint refused: invalid_grant"
