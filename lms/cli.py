@@ -37,7 +37,7 @@ from lms.people.models import Role
 from lms.people.service import PeopleError
 from lms.people.sso.cli import sso_group
 from lms.reminders.jobs import JOBS
-from lms.training.evidence_lines import verify_records
+from lms.training.evidence_lines import RecordsCheck
 from lms.training.service import backfill_ledger
 
 
@@ -502,9 +502,13 @@ def ledger_verify(public_key_path: Path | None) -> None:
     public_key = _public_key_from(public_key_path)
     with database().transaction() as session:
         total = ledger.head(session)[0]
-        with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
-            result = checkpoints.verify(session, public_key, bar.update)
-        mismatch = verify_records(session) if result.problem is None else None
+        records = RecordsCheck(session)  # in the chain's pass: the entries are read once
+        try:
+            with click.progressbar(length=total, label="Verifying", file=sys.stderr) as bar:
+                result = checkpoints.verify(session, public_key, bar.update, records.entry)
+            mismatch = records.result() if result.problem is None else None
+        finally:
+            records.close()
     if result.problem is not None:
         click.echo(f"ledger NOT intact: {result.problem}", err=True)
         sys.exit(1)

@@ -15,7 +15,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from lms.evidence import keys
-from lms.evidence.ledger import SEPARATOR, Problem, Progress, head, iso_at, verify_chain
+from lms.evidence.ledger import (
+    SEPARATOR,
+    Observer,
+    Problem,
+    Progress,
+    head,
+    iso_at,
+    verify_chain,
+)
 from lms.evidence.models import LedgerCheckpoint
 
 FORMAT = "vern-ledger-checkpoint-1"
@@ -65,11 +73,16 @@ class Verification:
 
 
 def verify(
-    session: Session, public_key: Ed25519PublicKey, progress: Progress | None = None
+    session: Session,
+    public_key: Ed25519PublicKey,
+    progress: Progress | None = None,
+    observe: Observer | None = None,
 ) -> Verification:
-    """The whole ledger against its checkpoints; the problem names the first bad sequence."""
+    """The whole ledger against its checkpoints; the problem names the first bad sequence.
+    `observe` sees each entry that fits the chain (ledger.verify_chain)."""
     checkpoints = list(session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id)))
-    good, hashes, problem = verify_chain(session, {c.seq for c in checkpoints}, progress)
+    marks = {c.seq for c in checkpoints}
+    good, hashes, problem = verify_chain(session, marks, progress, observe)
     for checkpoint in checkpoints:
         if not signature_ok(checkpoint, public_key):
             problem = _first(

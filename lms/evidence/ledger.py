@@ -190,6 +190,7 @@ class Problem:
 
 
 Progress = Callable[[int], None]
+Observer = Callable[[tuple[Any, ...]], None]
 
 
 def entry_rows(session: Session) -> Iterator[tuple[object, ...]]:
@@ -209,10 +210,15 @@ def entry_rows(session: Session) -> Iterator[tuple[object, ...]]:
 
 
 def verify_chain(
-    session: Session, marks: set[int], progress: Progress | None = None
+    session: Session,
+    marks: set[int],
+    progress: Progress | None = None,
+    observe: Observer | None = None,
 ) -> tuple[int, dict[int, str], Problem | None]:
     """Recompute every hash and link; the first entry that does not fit is the problem.
-    Returns how many entries fit, the hashes at the `marks` (checkpoints) and the problem."""
+    Returns how many entries fit, the hashes at the `marks` (checkpoints) and the problem.
+    `observe` is given each entry that fits (its fields in FIELDS order, then its hash), in
+    sequence order: the records check reads the entries in the same pass."""
     expected_seq, previous = 1, GENESIS
     marked: dict[int, str] = {}
     for row in entry_rows(session):
@@ -231,6 +237,8 @@ def verify_chain(
         previous = str(stored_hash)
         if seq in marks:
             marked[seq] = previous
+        if observe is not None:
+            observe(row)
         if progress is not None and seq % PROGRESS_STEP == 0:
             progress(PROGRESS_STEP)
         expected_seq += 1

@@ -358,89 +358,60 @@ def _iso(moment: datetime | str | None) -> str | None:
     return None if moment is None else ledger.iso_at(moment)
 
 
-def _attempt_problems(session: Session, since: str) -> Generator[Mismatch]:
-    entry, on, columns = _entry(ledger.Kind.QUIZ_RESULT, "attempt:", QuizAttempt.id)
-    query = (
+def _attempt_query() -> Select[Any]:
+    """Graded quiz attempts with what their line and entry need, in id order."""
+    return (
         select(
             *_columns(QuizAttempt.__table__),
             Assignment.user_id,
             Course.key.label("course_key"),
             CourseVersion.sha256.label("version_sha256"),
             LedgerSubject.ref,
-            *columns,
         )
         .join(Assignment, Assignment.id == QuizAttempt.assignment_id)
         .join(CourseVersion, CourseVersion.id == Assignment.course_version_id)
         .join(Course, Course.id == Assignment.course_id)
         .outerjoin(LedgerSubject, LedgerSubject.user_id == Assignment.user_id)
-        .outerjoin(entry, on)
         .where(QuizAttempt.submitted_at.is_not(None))
         .order_by(QuizAttempt.id)
     )
+
+
+def _attestation_query() -> Select[Any]:
+    """Signatures with the person's reference, key and erasure, in id order."""
+    return (
+        select(
+            *_columns(Attestation.__table__),
+            LedgerSubject.ref,
+            LedgerSubject.digest_key,
+            LedgerSubject.erased_at,
+        )
+        .outerjoin(LedgerSubject, LedgerSubject.user_id == Attestation.user_id)
+        .order_by(Attestation.id)
+    )
+
+
+def _attempt_problems(session: Session, since: str) -> Generator[Mismatch]:
+    entry, on, columns = _entry(ledger.Kind.QUIZ_RESULT, "attempt:", QuizAttempt.id)
+    query = _attempt_query().add_columns(*columns).outerjoin(entry, on)
     names = list(query.selected_columns.keys())
-    pick = itemgetter(*(names.index(name) for name in _ATTEMPT_FAST))
+    record = itemgetter(*(names.index(name) for name in _ATTEMPT_FIELDS))
+    entered = itemgetter(*(names.index(f"e_{name}") for name in ENTRY_COLUMNS))
     digest = _JsonDigests()
     for raw in _raw_rows(session, query):
-        (
-            user_id,
-            assignment_id,
-            number,
-            language,
-            served,
-            answers,
-            started_at,
-            submitted_at,
-            correct_count,
-            score_percent,
-            passed,
-            ref,
-            course_key,
-            version_sha256,
-            e_seq,
-            e_person_ref,
-            e_at,
-            e_course_key,
-            e_version_sha256,
-            e_language,
-            e_score,
-            e_evidence,
-        ) = pick(raw)
-        if e_seq is None and submitted_at is not None and submitted_at < since:
-            continue  # graded before the ledger began
-        # The common case, checked on the driver's own values: every field of the entry
-        # equal, and the line rebuilt equal to the entry's. Anything else (a difference, an
-        # unexpected value) goes through the full comparison below, which names the field.
-        if (
-            e_seq is not None
-            and ref == e_person_ref
-            and submitted_at == e_at
-            and course_key == e_course_key
-            and version_sha256 == e_version_sha256
-            and language == e_language
-            and score_percent == e_score
-            and None not in (user_id, assignment_id, number, language, started_at)
-            and passed in _BOOLEAN
-            and (
-                e_evidence is None
-                or (
-                    _well_formed(e_evidence, 11)
-                    and e_evidence
-                    == f"user_id={user_id};assignment_id={assignment_id};number={number}"
-                    f";language={language};served={digest(served)}"
-                    f";answers={digest(answers)};started_at={started_at}"
-                    f";submitted_at={_blank(submitted_at)}"
-                    f";correct_count={_blank(correct_count)}"
-                    f";score_percent={_blank(score_percent)};passed={_BOOLEAN[passed]}"
-                )
-            )
-        ):
+        values, e = record(raw), entered(raw)
+        if e[0] is None:
+            if values[8] < since:
+                continue  # graded before the ledger began
+        elif _attempt_agrees(values, e, digest):
             continue
         problem = _one_attempt(_attempt_row(names, raw))
         if problem is not None:
             yield problem
 
 
-_ATTEMPT_FAST = (
+_ATTEMPT_FIELDS = (
+    "id",
     "user_id",
     "assignment_id",
     "number",
@@ -455,15 +426,58 @@ _ATTEMPT_FAST = (
     "ref",
     "course_key",
     "version_sha256",
-    "e_seq",
-    "e_person_ref",
-    "e_at",
-    "e_course_key",
-    "e_version_sha256",
-    "e_language",
-    "e_score",
-    "e_evidence",
 )
+
+
+def _attempt_agrees(values: tuple[Any, ...], entry: tuple[Any, ...], digest: _JsonDigests) -> bool:
+    """The common case, on the driver's own values (an attempt in _ATTEMPT_FIELDS order, its
+    entry in ENTRY_COLUMNS order): every field of the entry equal, and the line rebuilt equal
+    to the entry's. False for anything else — a difference, an unexpected value — which the
+    full comparison (_one_attempt) then names; True only where it would find nothing."""
+    (
+        _,
+        user_id,
+        assignment_id,
+        number,
+        language,
+        served,
+        answers,
+        started_at,
+        submitted_at,
+        correct_count,
+        score_percent,
+        passed,
+        ref,
+        course_key,
+        version_sha256,
+    ) = values
+    _, e_ref, e_at, e_course_key, e_version, _, e_language, e_score, _, evidence = entry
+    return (
+        entry[0] is not None
+        and ref == e_ref
+        and submitted_at == e_at
+        and course_key == e_course_key
+        and version_sha256 == e_version
+        and language == e_language
+        and score_percent == e_score
+        and None not in (user_id, assignment_id, number, language, started_at)
+        and passed in _BOOLEAN
+        and (
+            evidence is None
+            or (
+                _well_formed(evidence, 11)
+                and evidence
+                == f"user_id={user_id};assignment_id={assignment_id};number={number}"
+                f";language={language};served={digest(served)}"
+                f";answers={digest(answers)};started_at={started_at}"
+                f";submitted_at={_blank(submitted_at)}"
+                f";correct_count={_blank(correct_count)}"
+                f";score_percent={_blank(score_percent)};passed={_BOOLEAN[passed]}"
+            )
+        )
+    )
+
+
 # How a line spells a boolean; the driver's 0 and 1 (SQLite) are the same keys as False/True.
 _BOOLEAN: dict[object, str] = {None: "", True: "true", False: "false"}
 
@@ -502,15 +516,17 @@ class _JsonDigests:
         return digest
 
 
-def _raw_rows(session: Session, query: Select[Any]) -> Iterator[tuple[Any, ...]]:
+def _raw_rows(
+    session: Session, query: Select[Any], name: str = "vern_records_verify"
+) -> Generator[tuple[Any, ...]]:
     """The query's rows straight from the driver, in batches (a server-side cursor on
-    PostgreSQL): at a million rows SQLAlchemy's row building cost more than the checking.
-    The query holds only constants, rendered into its text."""
+    PostgreSQL, named `name`): at a million rows SQLAlchemy's row building cost more than the
+    checking. The query holds only constants, rendered into its text."""
     connection = session.connection()
     sql = str(query.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
     driver: Any = connection.connection.dbapi_connection
     postgres = connection.dialect.name == "postgresql"
-    cursor = driver.cursor(name="vern_records_verify") if postgres else driver.cursor()
+    cursor = driver.cursor(name=name) if postgres else driver.cursor()
     try:
         cursor.execute(sql)
         while batch := cursor.fetchmany(BATCH):
@@ -564,119 +580,37 @@ def _attestation_problems(session: Session, since: str) -> Generator[Mismatch]:
     )
     personal = aliased(LedgerPersonal)
     query = (
-        select(
-            *_columns(Attestation.__table__),
-            LedgerSubject.ref,
-            LedgerSubject.digest_key,
-            LedgerSubject.erased_at,
+        _attestation_query()
+        .add_columns(
             personal.seq.label("p_seq"),
             *(getattr(personal, name).label(f"p_{name}") for name in PERSONAL),
             *columns,
             *done_columns,
         )
-        .outerjoin(LedgerSubject, LedgerSubject.user_id == Attestation.user_id)
         .outerjoin(entry, on)
         .outerjoin(done, on_done)
         .outerjoin(personal, personal.seq == entry.seq)
-        .order_by(Attestation.id)
     )
     names = list(query.selected_columns.keys())
-    pick = itemgetter(*(names.index(name) for name in _ATTESTATION_FAST))
+    record = itemgetter(*(names.index(name) for name in _ATTESTATION_FIELDS))
+    entered = itemgetter(*(names.index(f"e_{name}") for name in ENTRY_COLUMNS))
+    completed = itemgetter(*(names.index(f"c_{name}") for name in ENTRY_COLUMNS))
+    kept = itemgetter(*(names.index(f"p_{name}") for name in ("seq", *PERSONAL)))
     digests = _PersonalDigests()
     for raw in _raw_rows(session, query):
-        (
-            user_id,
-            assignment_id,
-            quiz_attempt_id,
-            cycle,
-            course_key,
-            version_sha256,
-            language,
-            statement_sha256,
-            statement,
-            score_percent,
-            signed_at,
-            department,
-            person_email,
-            person_name,
-            typed_name,
-            ip,
-            user_agent,
-            ref,
-            digest_key,
-            erased_at,
-            p_seq,
-            p_typed_name,
-            p_ip,
-            p_user_agent,
-            e_seq,
-            e_person_ref,
-            e_at,
-            e_course_key,
-            e_version_sha256,
-            e_statement_sha256,
-            e_language,
-            e_score,
-            e_personal_digest,
-            e_evidence,
-            c_seq,
-            c_person_ref,
-            c_at,
-            c_course_key,
-            c_version_sha256,
-            c_language,
-            c_score,
-            c_evidence,
-        ) = pick(raw)
-        if e_seq is None and c_seq is None and signed_at is not None and signed_at < since:
-            continue  # signed before the ledger began
-        # The common case on the driver's values, as in _attempt_problems: both entries agree
-        # field by field and line by line, the statement with its digest, and the personal
-        # fields with the copy kept apart and the entry's keyed digest. Anything else is
-        # checked in full by _one_attestation (erased people included), which names the field.
-        if (
-            erased_at is None
-            and digest_key is not None
-            and e_seq is not None
-            and c_seq is not None
-            and (ref, signed_at, course_key, version_sha256, language, score_percent)
-            == (c_person_ref, c_at, c_course_key, c_version_sha256, c_language, c_score)
-            and (ref, signed_at, course_key, version_sha256, language, score_percent)
-            == (e_person_ref, e_at, e_course_key, e_version_sha256, e_language, e_score)
-            and statement_sha256 == e_statement_sha256
-            and text_digest(statement) == statement_sha256
-            and None not in (user_id, assignment_id, quiz_attempt_id, version_sha256, language)
-            and None not in (statement_sha256, score_percent, signed_at)
-        ):
-            line = (
-                f"user_id={user_id};assignment_id={assignment_id}"
-                f";quiz_attempt_id={quiz_attempt_id};cycle={_blank(cycle)}"
-                f";course_key={text_digest(course_key)};version_sha256={version_sha256}"
-                f";language={language};statement_sha256={statement_sha256}"
-                f";statement={text_digest(statement)};score_percent={score_percent}"
-                f";signed_at={signed_at};department={text_digest(department)}"
-                f";personal_person={digests.person(digest_key, person_email, person_name)}"
-            )
-            if (
-                (e_evidence is None or (e_evidence == line and _well_formed(e_evidence, 13)))
-                and (c_evidence is None or (c_evidence == line and _well_formed(c_evidence, 13)))
-                and (
-                    (
-                        p_seq is not None
-                        and (p_typed_name, p_ip, p_user_agent) == (typed_name, ip, user_agent)
-                        and digests.typed(digest_key, typed_name, ip, user_agent)
-                        == e_personal_digest
-                    )
-                    or (p_seq is None and e_personal_digest is None)
-                )
-            ):
-                continue
+        values, e, c, p = record(raw), entered(raw), completed(raw), kept(raw)
+        if e[0] is None and c[0] is None:
+            if values[11] < since:
+                continue  # signed before the ledger began
+        elif _attestation_agrees(values, e, c, None if p[0] is None else p, digests):
+            continue
         problem = _one_attestation(SimpleNamespace(**dict(zip(names, raw, strict=True))))
         if problem is not None:
             yield problem
 
 
-_ATTESTATION_FAST = (
+_ATTESTATION_FIELDS = (
+    "id",
     "user_id",
     "assignment_id",
     "quiz_attempt_id",
@@ -697,29 +631,80 @@ _ATTESTATION_FAST = (
     "ref",
     "digest_key",
     "erased_at",
-    "p_seq",
-    "p_typed_name",
-    "p_ip",
-    "p_user_agent",
-    "e_seq",
-    "e_person_ref",
-    "e_at",
-    "e_course_key",
-    "e_version_sha256",
-    "e_statement_sha256",
-    "e_language",
-    "e_score",
-    "e_personal_digest",
-    "e_evidence",
-    "c_seq",
-    "c_person_ref",
-    "c_at",
-    "c_course_key",
-    "c_version_sha256",
-    "c_language",
-    "c_score",
-    "c_evidence",
 )
+
+
+def _attestation_agrees(
+    values: tuple[Any, ...],
+    entry: tuple[Any, ...],
+    completion: tuple[Any, ...],
+    personal: tuple[Any, ...] | None,
+    digests: _PersonalDigests,
+) -> bool:
+    """The common case, as _attempt_agrees: a signature (in _ATTESTATION_FIELDS order) agrees
+    with both its entries (ENTRY_COLUMNS order) field by field and line by line, its statement
+    with the statement's digest, and the personal fields with the copy kept apart (seq and
+    PERSONAL) and the entry's keyed digest. Anything else, erased people included, is left
+    to the full comparison (_one_attestation), which names the field."""
+    (
+        _,
+        user_id,
+        assignment_id,
+        quiz_attempt_id,
+        cycle,
+        course_key,
+        version_sha256,
+        language,
+        statement_sha256,
+        statement,
+        score_percent,
+        signed_at,
+        department,
+        person_email,
+        person_name,
+        typed_name,
+        ip,
+        user_agent,
+        ref,
+        digest_key,
+        erased_at,
+    ) = values
+    shown = (ref, signed_at, course_key, version_sha256, language, score_percent)
+    if not (
+        erased_at is None
+        and digest_key is not None
+        and entry[0] is not None
+        and completion[0] is not None
+        and shown == (*completion[1:5], *completion[6:8])
+        and shown == (*entry[1:5], *entry[6:8])
+        and statement_sha256 == entry[5]
+        and text_digest(statement) == statement_sha256
+        and None not in (user_id, assignment_id, quiz_attempt_id, version_sha256, language)
+        and None not in (statement_sha256, score_percent, signed_at)
+    ):
+        return False
+    line = (
+        f"user_id={user_id};assignment_id={assignment_id}"
+        f";quiz_attempt_id={quiz_attempt_id};cycle={_blank(cycle)}"
+        f";course_key={text_digest(course_key)};version_sha256={version_sha256}"
+        f";language={language};statement_sha256={statement_sha256}"
+        f";statement={text_digest(statement)};score_percent={score_percent}"
+        f";signed_at={signed_at};department={text_digest(department)}"
+        f";personal_person={digests.person(digest_key, person_email, person_name)}"
+    )
+    evidence, done = entry[9], completion[9]
+    if personal is None:
+        personal_ok = entry[8] is None
+    else:
+        personal_ok = (
+            personal[1:] == (typed_name, ip, user_agent)
+            and digests.typed(digest_key, typed_name, ip, user_agent) == entry[8]
+        )
+    return (
+        (evidence is None or (evidence == line and _well_formed(evidence, 13)))
+        and (done is None or (done == line and _well_formed(done, 13)))
+        and personal_ok
+    )
 
 
 class _PersonalDigests:
@@ -1000,7 +985,21 @@ def _first_exemption(session: Session) -> str:
 
 def verify_records(session: Session) -> Mismatch | None:
     """Every evidence row against its ledger entries, and every entry against its row; the
-    first place (table, id, field) where they part, or None when all agree."""
+    first place (table, id, field) where they part, or None when all agree. `lms ledger verify`
+    does the same in the chain's own pass (RecordsCheck given to ledger.verify_chain)."""
+    check = RecordsCheck(session)
+    try:
+        for row in ledger.entry_rows(session):
+            check.entry(row)
+    except BaseException:
+        check.close()
+        raise
+    return check.result()
+
+
+def _verify_records_fully(session: Session) -> Mismatch | None:
+    """Every evidence row against its ledger entries, and every entry against its row, joined
+    in the database; the first place (table, id, field) where they part, or None."""
     first = session.scalar(select(LedgerEntry.at).where(LedgerEntry.seq == 1))
     if first is None:
         return None  # an empty ledger: the checkpoints say whether it should be
@@ -1018,3 +1017,200 @@ def verify_records(session: Session) -> Mismatch | None:
         if problem is not None:
             return problem
     return _completion_problem(session, since) or _orphans(session) or _personal_orphans(session)
+
+
+# One pass with the chain ----------------------------------------------------------------------
+
+# An entry's fields (ledger.FIELDS order, as the chain reads them) in ENTRY_COLUMNS order.
+_ENTRY_VIEW = itemgetter(*(ledger.FIELDS.index(name) for name in ENTRY_COLUMNS))
+_ATTEMPT = "attempt:"
+_ATTESTATION = "attestation:"
+_ELSEWHERE = {"attendance:": LiveSeat, "exemption:": Exemption}
+_AFTER_ALL = 1 << 62  # past every id: a stream that has ended
+
+
+class RecordsCheck:
+    """`verify_records` riding on the chain's own read of the entries (`entry` is given each
+    entry in sequence order; `ledger.verify_chain(observe=...)`), so a million entries are read
+    once, not once for the chain and again for their records.
+
+    Quiz attempts, signatures and the personal fields kept apart are read alongside, in id (and
+    sequence) order, and merged with the entries that name them: every attempt and signature
+    against its entries, every entry against its row, as `_attempt_agrees` and
+    `_attestation_agrees` check them. At the first thing that does not simply agree — a
+    difference, an entry naming no row, a row with no entry, a personal row with no entry —
+    it stops looking, and `result` runs the full comparison, which names the first table, id
+    and field. Live sessions, exemptions and completions marked in assignments are checked
+    after, as before (few rows, or one query)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.agreed = True
+        self.since: str | None = None
+        self._streams: list[Generator[tuple[Any, ...]]] = []
+        self._attempts: Iterator[tuple[Any, ...]] = iter(())
+        self._attestations: Iterator[tuple[Any, ...]] = iter(())
+        self._personal: Iterator[tuple[Any, ...]] = iter(())
+        self._attempt_last = 0
+        self._attestation_last = 0
+        self._waiting_attempts: dict[int, tuple[Any, ...]] = {}
+        self._waiting_signatures: dict[int, list[Any]] = {}
+        self._kept: tuple[Any, ...] | None = None
+        self._elsewhere: list[tuple[int, str, str]] = []
+        self._json = _JsonDigests()
+        self._digests = _PersonalDigests()
+
+    def _open(self) -> None:
+        attempts = _attempt_query()
+        signatures = _attestation_query()
+        kept = select(LedgerPersonal.seq, *(getattr(LedgerPersonal, n) for n in PERSONAL))
+        streams = [
+            _raw_rows(self.session, attempts, "vern_records_attempts"),
+            _raw_rows(self.session, signatures, "vern_records_attestations"),
+            _raw_rows(self.session, kept.order_by(LedgerPersonal.seq), "vern_records_personal"),
+        ]
+        self._streams = streams
+        a_names = list(attempts.selected_columns.keys())
+        s_names = list(signatures.selected_columns.keys())
+        self._attempts = map(itemgetter(*(a_names.index(n) for n in _ATTEMPT_FIELDS)), streams[0])
+        self._attestations = map(
+            itemgetter(*(s_names.index(n) for n in _ATTESTATION_FIELDS)), streams[1]
+        )
+        self._personal = streams[2]
+        self._kept = next(self._personal, None)
+
+    def entry(self, row: tuple[Any, ...]) -> None:
+        """One entry, in FIELDS order (its stored hash may follow), in sequence order."""
+        if not self.agreed:
+            return
+        seq, kind, record = row[0], row[2], row[10]
+        if self.since is None:
+            if seq != 1:
+                self.agreed = False
+                return
+            self.since = row[1]
+            self._open()
+        kept = self._kept
+        if kept is not None and kept[0] <= seq:
+            if kept[0] < seq or row[11] is None or kind != ledger.Kind.ATTESTATION:
+                self.agreed = False  # personal fields of no entry with a personal digest
+                return
+            self._kept = next(self._personal, None)
+        else:
+            kept = None
+        if record.startswith(_ATTESTATION):
+            self.agreed = self._signature(kind, _number(record, len(_ATTESTATION)), row, kept)
+        elif record.startswith(_ATTEMPT):
+            self.agreed = kind == ledger.Kind.QUIZ_RESULT and self._attempt(
+                _number(record, len(_ATTEMPT)), row
+            )
+        else:
+            prefix = record.partition(":")[0] + ":"
+            if prefix not in _ELSEWHERE:
+                self.agreed = False  # names no kind of record
+            else:
+                self._elsewhere.append((seq, prefix, record))
+
+    def _attempt(self, number: int, row: tuple[Any, ...]) -> bool:
+        values = self._waiting_attempts.pop(number, None)
+        while values is None and self._attempt_last < number:
+            read = next(self._attempts, None)
+            if read is None:
+                self._attempt_last = _AFTER_ALL
+            else:
+                self._attempt_last = read[0]
+                if read[0] == number:
+                    values = read
+                elif _since(read[8], self.since):
+                    self._waiting_attempts[read[0]] = read  # its entry comes later
+        return values is not None and _attempt_agrees(values, _ENTRY_VIEW(row), self._json)
+
+    def _signature(
+        self, kind: str, number: int, row: tuple[Any, ...], kept: tuple[Any, ...] | None
+    ) -> bool:
+        slot = self._waiting_signatures.get(number)
+        while slot is None and self._attestation_last < number:
+            read = next(self._attestations, None)
+            if read is None:
+                self._attestation_last = _AFTER_ALL
+            else:
+                self._attestation_last = read[0]
+                if read[0] == number or _since(read[11], self.since):
+                    self._waiting_signatures[read[0]] = [read, None, None, None]
+                if read[0] == number:
+                    slot = self._waiting_signatures[number]
+        if slot is None:
+            return False  # no such signature, or one entered before the ledger began
+        place = 1 if kind == ledger.Kind.ATTESTATION else 2 if kind == ledger.Kind.COMPLETION else 0
+        if place == 0 or slot[place] is not None or (kept is not None and place != 1):
+            return False
+        slot[place] = _ENTRY_VIEW(row)
+        if place == 1:
+            slot[3] = kept
+        if slot[1] is None or slot[2] is None:
+            return True  # its other entry comes later
+        del self._waiting_signatures[number]
+        return _attestation_agrees(slot[0], slot[1], slot[2], slot[3], self._digests)
+
+    def _finish(self) -> bool:
+        """Whatever was not reached by an entry: rows after the last entry, rows still waiting
+        for an entry, personal fields after the last entry."""
+        if not self.agreed:
+            return False
+        since = self.since or ""
+        if self._waiting_attempts or self._waiting_signatures or self._kept is not None:
+            return False
+        if any(_since(read[8], since) for read in self._attempts):
+            return False
+        return not any(_since(read[11], since) for read in self._attestations)
+
+    def close(self) -> None:
+        for stream in self._streams:
+            stream.close()
+
+    def result(self) -> Mismatch | None:
+        """The first place where a record and its entries part, or None when all agree."""
+        try:
+            agreed = self.since is not None and self._finish()
+        finally:
+            self.close()
+        if not agreed:
+            return _verify_records_fully(self.session)
+        since = self.since or ""
+        for problems in (
+            _attendance_problems(self.session, since),
+            _exemption_problems(self.session, _first_exemption(self.session)),
+        ):
+            try:
+                problem = next(problems, None)
+            finally:
+                problems.close()
+            if problem is not None:
+                return problem
+        return _completion_problem(self.session, since) or self._orphans_elsewhere()
+
+    def _orphans_elsewhere(self) -> Mismatch | None:
+        """The first entry naming a live seat or an exemption that is not there."""
+        for seq, prefix, record in self._elsewhere:
+            model: Any = _ELSEWHERE[prefix]
+            number = _number(record, len(prefix))
+            if self.session.scalar(select(model.id).where(model.id == number)) is None:
+                return Mismatch("ledger_entries", seq, "record", f"{record}: no such row")
+        return None
+
+
+def _number(record: str, start: int) -> int:
+    """The id a record names, written as the app writes it (`attempt:12`); -1 for anything
+    else, which names no row."""
+    digits = record[start:]
+    if digits.isascii() and digits.isdigit() and len(digits) < 19:
+        number = int(digits)
+        if str(number) == digits:
+            return number
+    return -1
+
+
+def _since(moment: str | None, since: str | None) -> bool:
+    """Whether a record's time is on or after the ledger's first entry (its entries are due);
+    a record with no time is looked at in full."""
+    return moment is None or since is None or moment >= since

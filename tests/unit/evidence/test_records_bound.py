@@ -79,6 +79,36 @@ def test_an_untouched_history_verifies_and_every_entry_carries_its_record_line(
     assert signed.typed_name not in (entries[2].evidence or "")  # only under the keyed digest
 
 
+def test_the_chain_s_own_pass_agrees_on_an_untouched_history_without_the_full_comparison(
+    session: Session, signed: Attestation, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(_: Session) -> None:
+        raise AssertionError("an untouched history fell back to the full comparison")
+
+    monkeypatch.setattr(evidence_lines, "_verify_records_fully", full)
+    check = evidence_lines.RecordsCheck(session)
+    good, _, problem = ledger.verify_chain(session, set(), observe=check.entry)
+    assert (good, problem) == (4, None)
+    assert check.agreed
+    assert check.result() is None
+
+
+def test_the_chain_s_own_pass_names_what_the_full_comparison_names(
+    session: Session, signed: Attestation
+) -> None:
+    tamper(session, "UPDATE attestations SET department = 'Elsewhere' WHERE id = :id", id=signed.id)
+    check = evidence_lines.RecordsCheck(session)
+    ledger.verify_chain(session, set(), observe=check.entry)
+    assert not check.agreed
+    mismatch = check.result()
+    assert mismatch is not None
+    assert (mismatch.table, mismatch.row_id, mismatch.field) == (
+        "attestations",
+        signed.id,
+        "department",
+    )
+
+
 @pytest.mark.parametrize(
     ("column", "value", "field"),
     [
