@@ -216,16 +216,17 @@ def set_manager(session: Session, user: User, manager: User | None) -> None:
 def active_admin_ids(session: Session) -> list[int]:
     """Who is an active admin now. On PostgreSQL their rows stay locked until the end of the
     transaction, so two people taking away two different admins at once cannot each count
-    the other one as the admin who remains."""
-    return list(
-        session.scalars(
-            select(User.id)
-            .join(UserRole, UserRole.user_id == User.id)
-            .where(UserRole.role == str(Role.ADMIN), User.active.is_(True))
-            .order_by(User.id)
-            .with_for_update(of=User)
-        )
+    the other one as the admin who remains: the second waits for the first one's locks, and
+    then counts again (the locking read answers from before it waited, when the first one's
+    admin still was one; the next statement sees what the first one committed)."""
+    admins = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == str(Role.ADMIN), User.active.is_(True))
+        .order_by(User.id)
     )
+    session.scalars(admins.with_for_update(of=User)).all()
+    return list(session.scalars(admins))
 
 
 def keep_an_active_admin(session: Session, user: User) -> None:

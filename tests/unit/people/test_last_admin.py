@@ -3,6 +3,8 @@ demoting and (through people_admin and the import) changing the last one is refu
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 
 import pytest
@@ -13,6 +15,7 @@ from lms.admin import people_admin
 from lms.admin import people_import as importer
 from lms.admin.people_import import ProblemKind
 from lms.audit.models import AuditEvent
+from lms.db import Database
 from lms.people import service as people
 from lms.people.models import Role, User
 from tests import factories
@@ -139,3 +142,50 @@ def test_only_an_admin_imports_changes_to_an_admin(session: Session, now: dateti
     assert importer.preview(session, importer.parse(text), now, by_admin=True).ok
     unchanged = f"external_id,email,full_name\nA1,admin@example.test,{admin.full_name}\n"
     assert importer.preview(session, importer.parse(unchanged), now, by_admin=False).ok
+
+
+def test_two_people_taking_admin_from_the_two_admins_at_once_leave_one(
+    fresh_database_url: str, now: datetime
+) -> None:
+    """Each change counts the admins who remain; the second, waiting for the first one's
+    lock, must count again after it commits. On PostgreSQL the count it had read before
+    waiting still showed both admins, so each took one and Vern was left with none."""
+    database = Database(fresh_database_url)
+    try:
+        with database.transaction() as setup:
+            ids = [_admin(setup, now, f"{name}@example.test").id for name in "ab"]
+        outcomes: list[str] = []
+        holding, second_started = threading.Event(), threading.Event()
+
+        def demote(user_id: int, first: bool) -> None:
+            try:
+                with database.transaction() as session:
+                    user = session.get(User, user_id)
+                    assert user is not None
+                    people.set_roles(session, user, frozenset())
+                    if first:  # keep the locks until the other one is waiting for them
+                        holding.set()
+                        second_started.wait(5)
+                        time.sleep(0.3)
+                outcomes.append("demoted")
+            except people.LastActiveAdmin:
+                outcomes.append("refused")
+
+        def second() -> None:
+            holding.wait(5)
+            second_started.set()
+            demote(ids[1], first=False)
+
+        threads = [
+            threading.Thread(target=demote, args=(ids[0], True)),
+            threading.Thread(target=second),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        assert sorted(outcomes) == ["demoted", "refused"]
+        with database.transaction() as check:
+            assert len(people.active_admin_ids(check)) == 1
+    finally:
+        database.dispose()
