@@ -5,7 +5,9 @@ The ledger is generated straight into the tables with its records (valid hashes 
 lines, 50,000 people, 15 courses): per signature a graded quiz attempt and an attestation, and
 three entries (the quiz result, the signature, the completion), with the personal fields kept
 apart. Baseline, in the same run: reading every entry the verification reads, without hashing
-and without the records; the difference is what checking costs."""
+and without the records; the difference is what checking costs. The chain alone is measured
+too; `lms ledger verify` checks the records in the chain's own pass, so what they cost is the
+difference between the two."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
 from lms.migrate import upgrade
 from lms.people.models import User
 from lms.training import evidence_lines
-from lms.training.evidence_lines import verify_records
+from lms.training.evidence_lines import RecordsCheck
 from lms.training.models import Assignment, Attestation, QuizAttempt
 
 CHUNK = 60_000  # signatures per transaction (three entries each)
@@ -223,16 +225,30 @@ def read_only(database: Database) -> float:
     return time.perf_counter() - started
 
 
-def verify(database: Database) -> tuple[float, float, int]:
-    """The chain, then every record against its entries: (chain s, records s, entries)."""
+def chain_only(database: Database) -> float:
+    """The chain alone (hashes and links), as `lms ledger verify` did before issue 17."""
     started = time.perf_counter()
     with database.transaction() as session:
-        good, _, problem = ledger.verify_chain(session, set())
-        chained = time.perf_counter()
-        mismatch = verify_records(session)
+        _, _, problem = ledger.verify_chain(session, set())
+    if problem is not None:
+        raise SystemExit(f"the generated ledger does not verify: {problem}")
+    return time.perf_counter() - started
+
+
+def verify(database: Database) -> tuple[float, int]:
+    """What `lms ledger verify` does: the chain and, in the same pass over the entries, every
+    record against its entries and back (RecordsCheck); (seconds, entries)."""
+    started = time.perf_counter()
+    with database.transaction() as session:
+        records = RecordsCheck(session)
+        try:
+            good, _, problem = ledger.verify_chain(session, set(), observe=records.entry)
+            mismatch = records.result() if problem is None else None
+        finally:
+            records.close()
     if problem is not None or mismatch is not None:
         raise SystemExit(f"the generated ledger does not verify: {problem or mismatch}")
-    return chained - started, time.perf_counter() - chained, good
+    return time.perf_counter() - started, good
 
 
 def main() -> None:
@@ -247,8 +263,9 @@ def main() -> None:
         database = Database(url)
         generated = generate(database, args.entries)
         baseline = min(read_only(database) for _ in range(2))
-        chain, records, good = min(verify(database) for _ in range(2))
-        seconds = chain + records
+        chain = min(chain_only(database) for _ in range(2))
+        seconds, good = min(verify(database) for _ in range(2))
+        records = seconds - chain
         database.dispose()
     dialect = url.split(":", 1)[0].split("+")[0]
     table = "\n".join(
@@ -261,8 +278,8 @@ def main() -> None:
             "| measure | time | target | ratio to baseline |",
             "| --- | --- | --- | --- |",
             f"| baseline: read every entry, no hashing | {baseline:.2f} s | – | 1× |",
-            f"| the chain check | {chain:.2f} s | – | {chain / baseline:.1f}× |",
-            f"| every record against its entries | {records:.2f} s | – | "
+            f"| the chain check alone | {chain:.2f} s | – | {chain / baseline:.1f}× |",
+            f"| every record against its entries (the difference) | {records:.2f} s | – | "
             f"{records / baseline:.1f}× |",
             f"| `lms ledger verify`, rows included | {seconds:.2f} s | ≤ 5 s | "
             f"{seconds / baseline:.1f}× |",
