@@ -22,9 +22,10 @@ from lms.catalog.models import Course, CourseVersion
 from lms.catalog.service import sync_catalog
 from lms.config import PROJECT_ROOT
 from lms.db import Database
-from lms.evidence import ledger
-from lms.evidence.models import LedgerEntry, LedgerSubject
+from lms.evidence import binding, ledger
+from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
 from lms.people.models import Department, User
+from lms.training import evidence_lines
 from lms.training.models import Assignment, Attestation, QuizAttempt
 
 DEPARTMENTS = [
@@ -232,7 +233,14 @@ def _ready_for_queries(database: Database) -> None:
         connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("ANALYZE")
 
 
+STATEMENT = "I will follow what I learned."
+PERSONAL = ("typed_name", "ip", "user_agent")  # kept apart from the ledger, under a digest
+
+
 def _history(database: Database, rng: random.Random) -> None:
+    """Per completed assignment a failed and a passed quiz attempt and the signature, made in
+    signing order as the app makes them (ids growing with time), with the ledger entries the
+    app appends for them: `lms ledger verify` says the generated ledger is intact."""
     served = [{"question": f"q{i}", "options": ["a", "b", "c"]} for i in range(8)]
     with database.transaction() as session:
         done = session.execute(
@@ -246,12 +254,13 @@ def _history(database: Database, rng: random.Random) -> None:
             .join(Course, Course.id == Assignment.course_id)
             .join(CourseVersion, CourseVersion.id == Assignment.course_version_id)
             .where(Assignment.completed_at.is_not(None))
-            .order_by(Assignment.id)
+            .order_by(Assignment.completed_at, Assignment.id)
         ).all()
     attempts: list[dict[str, Any]] = []
     attestations: list[dict[str, Any]] = []
     attempt_id = 0
-    for assignment_id, user_id, completed_at, sha, key in done:
+    statement_sha256 = binding.text_digest(STATEMENT)
+    for n, (assignment_id, user_id, completed_at, sha, key) in enumerate(done, start=1):
         for number, passed in ((1, False), (2, True)):
             attempt_id += 1
             attempts.append(
@@ -271,14 +280,15 @@ def _history(database: Database, rng: random.Random) -> None:
             )
         attestations.append(
             {
+                "id": n,
                 "assignment_id": assignment_id,
                 "user_id": user_id,
                 "quiz_attempt_id": attempt_id,
                 "course_key": key,
                 "version_sha256": sha,
                 "language": "en",
-                "statement_sha256": "0" * 64,
-                "statement": "I will follow what I learned.",
+                "statement_sha256": statement_sha256,
+                "statement": STATEMENT,
                 "score_percent": 100,
                 "typed_name": f"Person {user_id}",
                 "signed_at": completed_at,
@@ -293,43 +303,94 @@ def _history(database: Database, rng: random.Random) -> None:
     with database.transaction() as session:
         _insert(session, QuizAttempt.__table__, attempts)
         _insert(session, Attestation.__table__, attestations)
-        _ledger(session, attestations)
+        _ledger(session, attempts, attestations)
 
 
-def _ledger(session: Session, attestations: list[dict[str, Any]]) -> None:
-    """One chained ledger entry per signature, in signing order, as the app appends them."""
+def _ledger(
+    session: Session, attempts: list[dict[str, Any]], attestations: list[dict[str, Any]]
+) -> None:
+    """The entries the app appends, in signing order: per signature its two quiz results, the
+    signature (its personal fields kept apart, under the person's keyed digest) and the
+    completion it makes, each with its record's evidence line (lms.training.evidence_lines)."""
     refs = {
         user_id: str(uuid.UUID(int=user_id)) for user_id in {a["user_id"] for a in attestations}
     }
+    keys = {user_id: f"{user_id:064x}" for user_id in refs}
     subjects = [
-        {"user_id": user_id, "ref": ref, "digest_key": f"{user_id:064x}", "created_at": bench_now()}
+        {"user_id": user_id, "ref": ref, "digest_key": keys[user_id], "created_at": bench_now()}
         for user_id, ref in refs.items()
     ]
     _insert(session, LedgerSubject.__table__, subjects)
-    previous = ledger.GENESIS
-    entries = []
-    ordered = sorted(range(len(attestations)), key=lambda i: attestations[i]["signed_at"])
-    for seq, index in enumerate(ordered, start=1):
-        signed = attestations[index]
-        values: dict[str, Any] = {
-            "seq": seq,
-            "at": ledger.iso_at(signed["signed_at"]),
-            "kind": "attestation",
-            "person_ref": refs[signed["user_id"]],
-            "course_key": signed["course_key"],
-            "version_sha256": signed["version_sha256"],
-            "statement_sha256": signed["statement_sha256"],
-            "language": signed["language"],
-            "score": signed["score_percent"],
-            "source": "backfill",
-            "record": f"attestation:{index + 1}",
-            "personal_digest": None,
-            "evidence": None,  # as entries made before revision 0024
-            "prev_hash": previous,
-        }
+    previous, seq = ledger.GENESIS, 0
+    entries: list[dict[str, Any]] = []
+    personal: list[dict[str, Any]] = []
+
+    def append(values: dict[str, Any]) -> None:
+        nonlocal previous, seq
+        seq += 1
+        values["seq"], values["prev_hash"] = seq, previous
         values["hash"] = previous = ledger.entry_hash(tuple(values[f] for f in ledger.FIELDS))
         entries.append(values)
+
+    # Attempts come two per signature, in the same order (see _history).
+    for index, signed in enumerate(attestations):
+        user_id = signed["user_id"]
+        common = {
+            "at": ledger.iso_at(signed["signed_at"]),
+            "person_ref": refs[user_id],
+            "course_key": signed["course_key"],
+            "version_sha256": signed["version_sha256"],
+            "language": signed["language"],
+            "source": "app",
+        }
+        for attempt in attempts[2 * index : 2 * index + 2]:
+            line = evidence_lines.attempt_line(
+                user_id=user_id, **{k: v for k, v in attempt.items() if k != "id"}
+            )
+            append(
+                {
+                    **common,
+                    "kind": "quiz_result",
+                    "record": f"attempt:{attempt['id']}",
+                    "score": attempt["score_percent"],
+                    "statement_sha256": None,
+                    "personal_digest": None,
+                    "evidence": line,
+                }
+            )
+        line = evidence_lines.attestation_line(
+            key=keys[user_id],
+            **{
+                k: v for k, v in signed.items() if k not in ("id", "typed_name", "ip", "user_agent")
+            },
+        )
+        typed = tuple(signed[name] for name in PERSONAL)
+        record = f"attestation:{signed['id']}"
+        append(
+            {
+                **common,
+                "kind": "attestation",
+                "record": record,
+                "score": signed["score_percent"],
+                "statement_sha256": signed["statement_sha256"],
+                "personal_digest": ledger.personal_digest(keys[user_id], *typed),
+                "evidence": line,
+            }
+        )
+        personal.append({"seq": seq, **{name: signed[name] for name in PERSONAL}})
+        append(
+            {
+                **common,
+                "kind": "completion",
+                "record": record,
+                "score": signed["score_percent"],
+                "statement_sha256": None,
+                "personal_digest": None,
+                "evidence": line,
+            }
+        )
     _insert(session, LedgerEntry.__table__, entries)
+    _insert(session, LedgerPersonal.__table__, personal)
 
 
 def bench_now() -> datetime:
