@@ -19,7 +19,7 @@ from lms.i18n import select_locale, select_timezone
 from lms.logs import install_safe_log_records
 from lms.mail import Mailer, mailer_from_settings
 from lms.people.models import User
-from lms.web import Int64Converter, ReadsSideBySide
+from lms.web import IdConverter, ReadsSideBySide
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -51,8 +51,8 @@ def create_app(
         instance_path=str(settings.instance_path),
     )
     _configure(app, settings)
-    # Ids beyond 64 bits would overflow the database driver: they are a 404 like any unknown id.
-    app.url_map.converters["int"] = Int64Converter
+    # Ids beyond what an id column holds would overflow the database: a 404 like any unknown id.
+    app.url_map.converters["int"] = IdConverter
     app.wsgi_app = ReadsSideBySide(app.wsgi_app)  # type: ignore[method-assign]
     app.logger.addFilter(_not_a_lost_write_race)
     if settings.trusted_proxies:

@@ -14,32 +14,36 @@ RETRY_HEADER = "X-Vern-Retry-With-Write-Lock"
 READ_METHODS = ("GET", "HEAD")
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-# The largest id or count a database column holds (SQLite INTEGER, PostgreSQL BIGINT); a
-# larger number handed to a query is an OverflowError, not an empty answer.
+# The largest offset or count a query takes (SQLite INTEGER, PostgreSQL BIGINT); a larger
+# number handed to a query is an OverflowError, not an empty answer.
 INT64_MAX = 2**63 - 1
+# The largest id: ids are INTEGER columns, 32 bits on PostgreSQL ("integer out of range" for
+# anything larger, where SQLite would just find nobody).
+ID_MAX = 2**31 - 1
 
 
-def whole_number(raw: str | None, *, low: int = 0, high: int = INT64_MAX) -> int | None:
-    """`raw` as a whole number in [low, high] if it is written in ASCII digits, else None.
-    str.isdigit() also accepts "²" (which int() refuses) and int() accepts "٣" and numbers of
-    any size: client input goes through here, never through isdigit() and int()."""
+def whole_number(raw: str | None, *, low: int = 0, high: int = ID_MAX) -> int | None:
+    """`raw` as a whole number in [low, high] (by default: one that can be an id) if it is
+    written in ASCII digits, else None. str.isdigit() also accepts "²" (which int() refuses)
+    and int() accepts "٣" and numbers of any size: client input goes through here, never
+    through isdigit() and int()."""
     if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > len(str(high)):
         return None
     value = int(raw)
     return value if low <= value <= high else None
 
 
-class Int64Converter(IntegerConverter):
-    """`<int:...>` in a route: ASCII digits up to INT64_MAX, anything else is a 404."""
+class IdConverter(IntegerConverter):
+    """`<int:...>` in a route: ASCII digits up to ID_MAX, anything else is a 404."""
 
-    regex = r"[0-9]{1,19}"
+    regex = r"[0-9]{1,10}"
 
     def __init__(
         self,
         map: Map,
         fixed_digits: int = 0,
         min: int | None = None,
-        max: int | None = INT64_MAX,
+        max: int | None = ID_MAX,
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits, min, max, signed)

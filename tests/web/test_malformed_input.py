@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from lms.integrations.tokens import Scope, create_token
 from lms.people.models import Department, User
 from lms.training.models import LiveSeat, LiveSession
-from lms.web import INT64_MAX, whole_number
+from lms.web import ID_MAX, INT64_MAX, whole_number
 from tests.company import Company
 from tests.conftest import Auth, csrf_token
 from tests.factories import PASSWORD
@@ -33,8 +33,10 @@ def _as(client: FlaskClient, user: User) -> Auth:
 
 def test_whole_numbers_are_ascii_digits_within_64_bits() -> None:
     assert whole_number("42") == 42
-    assert whole_number(str(INT64_MAX)) == INT64_MAX
-    assert whole_number(str(INT64_MAX + 1)) is None
+    assert whole_number(str(ID_MAX)) == ID_MAX
+    assert whole_number(str(ID_MAX + 1)) is None  # an id column is 32 bits on PostgreSQL
+    assert whole_number(str(INT64_MAX), high=INT64_MAX) == INT64_MAX
+    assert whole_number(str(INT64_MAX + 1), high=INT64_MAX) is None
     assert whole_number(TOO_BIG) is None
     for raw in [*NOT_ASCII, "", "-1", "+1", " 1", "1.0", None]:
         assert whole_number(raw) is None, raw
@@ -80,6 +82,7 @@ def test_an_id_beyond_64_bits_in_a_url_is_not_found(client: FlaskClient, company
     _as(client, company.hr)
     assert client.get(f"/hr/people/{TOO_BIG}").status_code == 404
     assert client.get(f"/hr/people/{INT64_MAX}").status_code == 404
+    assert client.get(f"/hr/people/{ID_MAX + 1}").status_code == 404  # a 500 on PostgreSQL
     assert client.get("/hr/people/²").status_code == 404
 
 
