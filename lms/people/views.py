@@ -64,6 +64,12 @@ def login() -> ResponseReturnValue:
                 "people/login.html", form=form, providers=providers, login_failed=True
             )
             return page, 200
+        # Looked at again now that this transaction writes (on SQLite: holds the lock): guesses
+        # sent side by side all passed the first look, and those written meanwhile count.
+        try:
+            throttle.check(db, email, _client_ip(), now, throttle.policy_from(settings()))
+        except throttle.Throttled as refused:
+            return _throttled(form, refused)
         throttle.forget_account(db, email)
         return sign_in_and_go(db, user, now=now, next_path=request.args.get("next"))
     if not form.is_submitted() and request.args.get("email"):

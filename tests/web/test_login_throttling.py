@@ -118,3 +118,31 @@ def test_the_client_address_comes_from_a_proxy_only_when_it_is_trusted(
         environ_base={"REMOTE_ADDR": "10.0.0.2"},
     )
     assert session.scalars(select(LoginFailure.ip)).all() == [recorded]
+
+
+def test_a_right_password_is_refused_if_the_account_was_throttled_while_it_was_checked(
+    client: FlaskClient,
+    session: Session,
+    employee: User,
+    at: list[datetime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The throttle is read, then the password hashed, without SQLite's write lock (sign-ins
+    do not queue behind hashes); guesses sent side by side all pass that first look. Whoever
+    is right must still find the account open when their sign-in is written, or a burst of
+    parallel guesses gets as many tries as it has requests."""
+    from lms.people import service, throttle
+
+    real = service.authenticate
+
+    def while_others_guess(db: Session, email: str, password: str) -> User:
+        user = real(db, email, password)
+        for _ in range(5):  # five wrong guesses sent alongside, written meanwhile
+            throttle.note_failure(session, email, "203.0.113.9", at[0])
+        session.commit()
+        return user
+
+    monkeypatch.setattr(service, "authenticate", while_others_guess)
+    refused = _attempt(client, employee.email, PASSWORD)
+    assert refused.status_code == 429
+    assert client.get("/training").status_code == 302  # not signed in
