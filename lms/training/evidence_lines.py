@@ -378,15 +378,23 @@ def _attempt_query() -> Select[Any]:
 
 
 def _attestation_query() -> Select[Any]:
-    """Signatures with the person's reference, key and erasure, in id order."""
+    """Signatures with the person's reference, key and erasure, and the cycle they signed for
+    (whose, which course, when completed), in id order."""
+    cycle = aliased(Assignment)
+    course = aliased(Course)
     return (
         select(
             *_columns(Attestation.__table__),
             LedgerSubject.ref,
             LedgerSubject.digest_key,
             LedgerSubject.erased_at,
+            iso_micro_text(cycle.completed_at).label("a_completed_at"),
+            cycle.user_id.label("a_user_id"),
+            course.key.label("a_course_key"),
         )
         .outerjoin(LedgerSubject, LedgerSubject.user_id == Attestation.user_id)
+        .outerjoin(cycle, cycle.id == Attestation.assignment_id)
+        .outerjoin(course, course.id == cycle.course_id)
         .order_by(Attestation.id)
     )
 
@@ -631,6 +639,9 @@ _ATTESTATION_FIELDS = (
     "ref",
     "digest_key",
     "erased_at",
+    "a_completed_at",
+    "a_user_id",
+    "a_course_key",
 )
 
 
@@ -668,6 +679,7 @@ def _attestation_agrees(
         ref,
         digest_key,
         erased_at,
+        *_,
     ) = values
     shown = (ref, signed_at, course_key, version_sha256, language, score_percent)
     if not (
@@ -1057,6 +1069,8 @@ class RecordsCheck:
         self._waiting_signatures: dict[int, list[Any]] = {}
         self._kept: tuple[Any, ...] | None = None
         self._elsewhere: list[tuple[int, str, str]] = []
+        # Cycles completed by a signature whose completion entry agreed (see _completion_problem)
+        self._completed: set[int] = set()
         self._json = _JsonDigests()
         self._digests = _PersonalDigests()
 
@@ -1150,7 +1164,19 @@ class RecordsCheck:
         if slot[1] is None or slot[2] is None:
             return True  # its other entry comes later
         del self._waiting_signatures[number]
-        return _attestation_agrees(slot[0], slot[1], slot[2], slot[3], self._digests)
+        values = slot[0]
+        if not _attestation_agrees(values, slot[1], slot[2], slot[3], self._digests):
+            return False
+        # Its completion entry is the one the cycle it signed for needs, if that cycle is that
+        # person's, of that course, completed at the very time of signing (since the ledger).
+        if (
+            values[21] == values[11]
+            and values[22] == values[1]
+            and values[23] == values[5]
+            and _since(values[21], self.since)
+        ):
+            self._completed.add(values[2])
+        return True
 
     def _finish(self) -> bool:
         """Whatever was not reached by an entry: rows after the last entry, rows still waiting
@@ -1187,7 +1213,24 @@ class RecordsCheck:
                 problems.close()
             if problem is not None:
                 return problem
-        return _completion_problem(self.session, since) or self._orphans_elsewhere()
+        return self._completion_problem(since) or self._orphans_elsewhere()
+
+    def _completion_problem(self, since: str) -> Mismatch | None:
+        """_completion_problem, answered without asking the ledger again when every cycle
+        completed since the ledger began was completed by a signature that agreed with its
+        completion entry (the common case; otherwise the query looks for the first that
+        was not, among them completions by attendance)."""
+        completed = self.session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(
+                Assignment.completed_at.is_not(None),
+                iso_micro_text(Assignment.completed_at) >= since,
+            )
+        )
+        if completed == len(self._completed):
+            return None
+        return _completion_problem(self.session, since)
 
     def _orphans_elsewhere(self) -> Mismatch | None:
         """The first entry naming a live seat or an exemption that is not there."""
