@@ -713,8 +713,9 @@ def _attestation_agrees(
             and digests.typed(digest_key, typed_name, ip, user_agent) == entry[8]
         )
     return (
-        (evidence is None or (evidence == line and _well_formed(evidence, 13)))
-        and (done is None or (done == line and _well_formed(done, 13)))
+        (evidence is None or evidence == line)
+        and (done is None or done == line)
+        and (evidence is None and done is None or _well_formed(line, 13))
         and personal_ok
     )
 
@@ -1065,8 +1066,9 @@ class RecordsCheck:
         self._personal: Iterator[tuple[Any, ...]] = iter(())
         self._attempt_last = 0
         self._attestation_last = 0
-        self._waiting_attempts: dict[int, tuple[Any, ...]] = {}
-        self._waiting_signatures: dict[int, list[Any]] = {}
+        # Rows read ahead, by the record their entries name, until those entries come.
+        self._waiting_attempts: dict[str, tuple[Any, ...]] = {}
+        self._waiting_signatures: dict[str, list[Any]] = {}
         self._kept: tuple[Any, ...] | None = None
         self._elsewhere: list[tuple[int, str, str]] = []
         # Cycles completed by a signature whose completion entry agreed (see _completion_problem)
@@ -1113,11 +1115,9 @@ class RecordsCheck:
         else:
             kept = None
         if record.startswith(_ATTESTATION):
-            self.agreed = self._signature(kind, _number(record, len(_ATTESTATION)), row, kept)
+            self.agreed = self._signature(kind, record, row, kept)
         elif record.startswith(_ATTEMPT):
-            self.agreed = kind == ledger.Kind.QUIZ_RESULT and self._attempt(
-                _number(record, len(_ATTEMPT)), row
-            )
+            self.agreed = kind == ledger.Kind.QUIZ_RESULT and self._attempt(record, row)
         else:
             prefix = record.partition(":")[0] + ":"
             if prefix not in _ELSEWHERE:
@@ -1125,34 +1125,57 @@ class RecordsCheck:
             else:
                 self._elsewhere.append((seq, prefix, record))
 
-    def _attempt(self, number: int, row: tuple[Any, ...]) -> bool:
-        values = self._waiting_attempts.pop(number, None)
-        while values is None and self._attempt_last < number:
+    def _attempt(self, record: str, row: tuple[Any, ...]) -> bool:
+        values = self._waiting_attempts.pop(record, None)
+        if values is None:
+            values = self._read_attempt(record)
+        return values is not None and _attempt_agrees(values, _ENTRY_VIEW(row), self._json)
+
+    def _read_attempt(self, record: str) -> tuple[Any, ...] | None:
+        """Read on to the attempt `record` names (usually the very next one), keeping those
+        passed over for their entries, which come later; None when there is no such row."""
+        number = None
+        while self._attempt_last != _AFTER_ALL:
             read = next(self._attempts, None)
             if read is None:
                 self._attempt_last = _AFTER_ALL
-            else:
-                self._attempt_last = read[0]
-                if read[0] == number:
-                    values = read
-                elif _since(read[8], self.since):
-                    self._waiting_attempts[read[0]] = read  # its entry comes later
-        return values is not None and _attempt_agrees(values, _ENTRY_VIEW(row), self._json)
+                break
+            self._attempt_last = read[0]
+            key = f"{_ATTEMPT}{read[0]}"
+            if key == record:
+                return read
+            if _since(read[8], self.since):
+                self._waiting_attempts[key] = read
+            number = _number(record, len(_ATTEMPT)) if number is None else number
+            if read[0] >= number:
+                break
+        return None
 
-    def _signature(
-        self, kind: str, number: int, row: tuple[Any, ...], kept: tuple[Any, ...] | None
-    ) -> bool:
-        slot = self._waiting_signatures.get(number)
-        while slot is None and self._attestation_last < number:
+    def _read_signature(self, record: str) -> list[Any] | None:
+        """As _read_attempt, for signatures: the slot of the one `record` names."""
+        number = None
+        while self._attestation_last != _AFTER_ALL:
             read = next(self._attestations, None)
             if read is None:
                 self._attestation_last = _AFTER_ALL
-            else:
-                self._attestation_last = read[0]
-                if read[0] == number or _since(read[11], self.since):
-                    self._waiting_signatures[read[0]] = [read, None, None, None]
-                if read[0] == number:
-                    slot = self._waiting_signatures[number]
+                break
+            self._attestation_last = read[0]
+            key = f"{_ATTESTATION}{read[0]}"
+            if key == record or _since(read[11], self.since):
+                slot = self._waiting_signatures[key] = [read, None, None, None]
+                if key == record:
+                    return slot
+            number = _number(record, len(_ATTESTATION)) if number is None else number
+            if read[0] >= number:
+                break
+        return None
+
+    def _signature(
+        self, kind: str, record: str, row: tuple[Any, ...], kept: tuple[Any, ...] | None
+    ) -> bool:
+        slot = self._waiting_signatures.get(record)
+        if slot is None:
+            slot = self._read_signature(record)
         if slot is None:
             return False  # no such signature, or one entered before the ledger began
         place = 1 if kind == ledger.Kind.ATTESTATION else 2 if kind == ledger.Kind.COMPLETION else 0
@@ -1163,7 +1186,7 @@ class RecordsCheck:
             slot[3] = kept
         if slot[1] is None or slot[2] is None:
             return True  # its other entry comes later
-        del self._waiting_signatures[number]
+        del self._waiting_signatures[record]
         values = slot[0]
         if not _attestation_agrees(values, slot[1], slot[2], slot[3], self._digests):
             return False
