@@ -18,10 +18,12 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Integer,
     Select,
     String,
+    Text,
     and_,
     case,
     cast,
@@ -359,10 +361,16 @@ def _iso(moment: datetime | str | None) -> str | None:
 
 
 def _attempt_query() -> Select[Any]:
-    """Graded quiz attempts with what their line and entry need, in id order."""
+    """Graded quiz attempts with what their line and entry need, in id order. The questions
+    and answers come as text on every database (PostgreSQL's driver would parse them), so
+    their digests are remembered by it (_JsonDigests)."""
+    columns = [
+        cast(column, Text).label(column.name) if isinstance(column.type, JSON) else column
+        for column in _columns(QuizAttempt.__table__)
+    ]
     return (
         select(
-            *_columns(QuizAttempt.__table__),
+            *columns,
             Assignment.user_id,
             Course.key.label("course_key"),
             CourseVersion.sha256.label("version_sha256"),
