@@ -689,16 +689,20 @@ def _attestation_agrees(
         erased_at,
         *_,
     ) = values
-    shown = (ref, signed_at, course_key, version_sha256, language, score_percent)
+    statement_digest = text_digest(statement)
     if not (
         erased_at is None
         and digest_key is not None
         and entry[0] is not None
         and completion[0] is not None
-        and shown == (*completion[1:5], *completion[6:8])
-        and shown == (*entry[1:5], *entry[6:8])
+        and ref == entry[1] == completion[1]
+        and signed_at == entry[2] == completion[2]
+        and course_key == entry[3] == completion[3]
+        and version_sha256 == entry[4] == completion[4]
+        and language == entry[6] == completion[6]
+        and score_percent == entry[7] == completion[7]
         and statement_sha256 == entry[5]
-        and text_digest(statement) == statement_sha256
+        and statement_digest == statement_sha256
         and None not in (user_id, assignment_id, quiz_attempt_id, version_sha256, language)
         and None not in (statement_sha256, score_percent, signed_at)
     ):
@@ -708,7 +712,7 @@ def _attestation_agrees(
         f";quiz_attempt_id={quiz_attempt_id};cycle={_blank(cycle)}"
         f";course_key={text_digest(course_key)};version_sha256={version_sha256}"
         f";language={language};statement_sha256={statement_sha256}"
-        f";statement={text_digest(statement)};score_percent={score_percent}"
+        f";statement={statement_digest};score_percent={score_percent}"
         f";signed_at={signed_at};department={text_digest(department)}"
         f";personal_person={digests.person(digest_key, person_email, person_name)}"
     )
@@ -1048,6 +1052,9 @@ _ATTEMPT = "attempt:"
 _ATTESTATION = "attestation:"
 _ELSEWHERE = {"attendance:": LiveSeat, "exemption:": Exemption}
 _AFTER_ALL = 1 << 62  # past every id: a stream that has ended
+_GRADED, _SIGNED = str(ledger.Kind.QUIZ_RESULT), str(ledger.Kind.ATTESTATION)
+# Where a signature's slot holds each of its two entries.
+_PLACES = {_SIGNED: 1, str(ledger.Kind.COMPLETION): 2}
 
 
 class RecordsCheck:
@@ -1116,7 +1123,7 @@ class RecordsCheck:
             self._open()
         kept = self._kept
         if kept is not None and kept[0] <= seq:
-            if kept[0] < seq or row[11] is None or kind != ledger.Kind.ATTESTATION:
+            if kept[0] < seq or row[11] is None or kind != _SIGNED:
                 self.agreed = False  # personal fields of no entry with a personal digest
                 return
             self._kept = next(self._personal, None)
@@ -1125,7 +1132,7 @@ class RecordsCheck:
         if record.startswith(_ATTESTATION):
             self.agreed = self._signature(kind, record, row, kept)
         elif record.startswith(_ATTEMPT):
-            self.agreed = kind == ledger.Kind.QUIZ_RESULT and self._attempt(record, row)
+            self.agreed = kind == _GRADED and self._attempt(record, row)
         else:
             prefix = record.partition(":")[0] + ":"
             if prefix not in _ELSEWHERE:
@@ -1186,7 +1193,7 @@ class RecordsCheck:
             slot = self._read_signature(record)
         if slot is None:
             return False  # no such signature, or one entered before the ledger began
-        place = 1 if kind == ledger.Kind.ATTESTATION else 2 if kind == ledger.Kind.COMPLETION else 0
+        place = _PLACES.get(kind, 0)
         if place == 0 or slot[place] is not None or (kept is not None and place != 1):
             return False
         slot[place] = _ENTRY_VIEW(row)
