@@ -34,8 +34,17 @@ from lms.training.models import Assignment, Attestation, QuizAttempt
 
 CHUNK = 60_000  # signatures per transaction (three entries each)
 STATEMENT = "I will follow what I learned."
-SERVED = [{"question": f"q{n}", "options": ["a", "b", "c"]} for n in range(8)]
-ANSWERS = {f"q{n}": ["a"] for n in range(8)}
+BANK = 40  # questions in a course's bank; each attempt is served 8 of them, as the app draws
+
+
+def _draw(rng: random.Random) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
+    """The questions one attempt was served and the answers given: a draw of its own, so
+    no two attempts need share their digests (the verification cannot remember them)."""
+    picked = rng.sample(range(BANK), 8)
+    served = [{"question": f"q{q}", "options": ["a", "b", "c"]} for q in picked]
+    return served, {f"q{q}": [rng.choice("abc")] for q in picked}
+
+
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
 
@@ -96,7 +105,11 @@ def generate(database: Database, count: int, people: int = 50_000) -> float:
         values["hash"] = previous = ledger.entry_hash(tuple(values[f] for f in ledger.FIELDS))
         tables[LedgerEntry].append(values)
 
+    rng = random.Random(11)  # noqa: S311 - test data
     for n in range(1, count // 3 + 1):
+        served, answers = _draw(rng)
+        # Where and with what each signature was made differs, as the name typed may not.
+        ip, agent = f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", f"bench/{n % 7}"
         person, course = n % people, n % 15
         user_id, sha, key = person + 1, f"{course:064x}", f"course-{course}"
         at = START + timedelta(seconds=n)
@@ -117,10 +130,10 @@ def generate(database: Database, count: int, people: int = 50_000) -> float:
             "assignment_id": n,
             "number": 1,
             "language": "en",
-            "served": SERVED,
+            "served": served,
             "started_at": at,
             "submitted_at": at,
-            "answers": ANSWERS,
+            "answers": answers,
             "correct_count": 8,
             "score_percent": 100,
             "passed": True,
@@ -161,8 +174,8 @@ def generate(database: Database, count: int, people: int = 50_000) -> float:
             "score_percent": 100,
             "typed_name": f"Person {person}",
             "signed_at": at,
-            "ip": "192.0.2.1",
-            "user_agent": "bench",
+            "ip": ip,
+            "user_agent": agent,
             "cycle": 1 + n // people,
             "person_email": f"p{person}@bench.example",
             "person_name": f"Person {person}",
@@ -175,7 +188,7 @@ def generate(database: Database, count: int, people: int = 50_000) -> float:
                 k: v for k, v in signed.items() if k not in ("id", "typed_name", "ip", "user_agent")
             },
         )
-        digest = ledger.personal_digest(keys[person], f"Person {person}", "192.0.2.1", "bench")
+        digest = ledger.personal_digest(keys[person], f"Person {person}", ip, agent)
         record = f"attestation:{n}"
         append(
             {
@@ -188,7 +201,7 @@ def generate(database: Database, count: int, people: int = 50_000) -> float:
             }
         )
         tables[LedgerPersonal].append(
-            {"seq": seq, "typed_name": f"Person {person}", "ip": "192.0.2.1", "user_agent": "bench"}
+            {"seq": seq, "typed_name": f"Person {person}", "ip": ip, "user_agent": agent}
         )
         append(
             {
