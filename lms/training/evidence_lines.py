@@ -9,6 +9,7 @@ live session with the seat's, an exemption with its grant's and, once it ends, i
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 from collections.abc import Generator, Iterator
@@ -513,10 +514,13 @@ def _well_formed(evidence: str, fields: int) -> bool:
 
 
 class _JsonDigests:
-    """json_digest of a JSON column as the driver returns it (text on SQLite, parsed on
-    PostgreSQL), remembered by its text: the same questions and answers come back often."""
+    """binding.json_digest of a JSON column as the driver returns it (its text), remembered by
+    that text for a while: the same questions and answers may come back. Computed as
+    json_digest does — the same canonical JSON, the same sha256 — without passing each new
+    text through text_digest's cache, which values seen once would only churn."""
 
-    LIMIT = 100_000
+    LIMIT = 20_000
+    CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
     def __init__(self) -> None:
         self.known: dict[str, str] = {}
@@ -526,9 +530,15 @@ class _JsonDigests:
             return binding.json_digest(value)
         digest = self.known.get(value)
         if digest is None:
+            parsed = json.loads(value)
+            if parsed is None:
+                digest = ""
+            else:
+                canonical = self.CANONICAL.encode(parsed)
+                digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
             if len(self.known) >= self.LIMIT:
                 self.known.clear()
-            digest = self.known[value] = binding.json_digest(json.loads(value))
+            self.known[value] = digest
         return digest
 
 
@@ -733,39 +743,41 @@ def _attestation_agrees(
 
 
 class _PersonalDigests:
-    """The two HMACs of a signature under the person's key (binding.keyed_digest for who they
-    were, ledger.personal_digest for what they typed), with each key decoded once and each
-    digest remembered: a person signs with the same name and address again and again."""
+    """The two HMACs of a signature under the person's key, each key decoded once: who they
+    were (binding.keyed_digest of address and name, remembered: the same for most of a
+    person's signatures) and what they typed (ledger.personal_digest of name typed, IP and
+    browser, which differ from one signature to the next)."""
 
-    LIMIT = 200_000
+    LIMIT = 100_000
 
     def __init__(self) -> None:
         self.keys: dict[str, bytes] = {}
-        self.known: dict[tuple[str | None, ...], str] = {}
+        self.known: dict[tuple[str, str | None, str | None], str] = {}
 
-    def _hmac(self, key_hex: str, values: tuple[str | None, ...], kind: str) -> str:
-        remembered = (key_hex, *values, kind)
+    def _key(self, key_hex: str) -> bytes:
+        key = self.keys.get(key_hex)
+        if key is None:
+            if len(self.keys) >= self.LIMIT:
+                self.keys.clear()
+            key = self.keys[key_hex] = bytes.fromhex(key_hex)
+        return key
+
+    def person(self, key_hex: str, email: str | None, name: str | None) -> str:
+        """binding.keyed_digest(key_hex, email, name)."""
+        remembered = (key_hex, email, name)
         digest = self.known.get(remembered)
         if digest is None:
-            key = self.keys.get(key_hex)
-            if key is None:
-                if len(self.keys) >= self.LIMIT:
-                    self.keys.clear()
-                key = self.keys[key_hex] = bytes.fromhex(key_hex)
-            joined = "\x1f".join("" if value is None else value for value in values)
-            digest = hmac.digest(key, joined.encode("utf-8"), "sha256").hex()
+            joined = f"{'' if email is None else email}\x1f{'' if name is None else name}"
+            digest = hmac.digest(self._key(key_hex), joined.encode("utf-8"), "sha256").hex()
             if len(self.known) >= self.LIMIT:
                 self.known.clear()
             self.known[remembered] = digest
         return digest
 
-    def person(self, key_hex: str, email: str | None, name: str | None) -> str:
-        """binding.keyed_digest(key_hex, email, name)."""
-        return self._hmac(key_hex, (email, name), "person")
-
     def typed(self, key_hex: str, typed_name: str | None, ip: str | None, agent: str | None) -> str:
         """ledger.personal_digest(key_hex, typed_name, ip, agent)."""
-        return self._hmac(key_hex, (typed_name, ip, agent), "typed")
+        joined = "\x1f".join("" if value is None else value for value in (typed_name, ip, agent))
+        return hmac.digest(self._key(key_hex), joined.encode("utf-8"), "sha256").hex()
 
 
 def _one_attestation(row: Any) -> Mismatch | None:
