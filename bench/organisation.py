@@ -6,7 +6,6 @@ overdue), written with bulk inserts rather than through the services."""
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from dataclasses import replace
@@ -21,7 +20,7 @@ from lms.catalog.loader import load_catalog
 from lms.catalog.models import Course, CourseVersion
 from lms.catalog.service import sync_catalog
 from lms.config import PROJECT_ROOT
-from lms.db import Database
+from lms.db import Database, canonical_json
 from lms.evidence import binding, ledger
 from lms.evidence.models import LedgerEntry, LedgerPersonal, LedgerSubject
 from lms.people.models import Department, User
@@ -104,11 +103,12 @@ def _converter(rows: list[dict[str, Any]], column: str, sqlite: bool) -> Any:
     if isinstance(sample, date) and not isinstance(sample, datetime) and sqlite:
         return remembered(lambda v: v.isoformat())
     if isinstance(sample, dict | list):
+        # Written as the app writes JSON columns (lms.db.canonical_json).
         if sqlite:
-            return remembered(json.dumps)
+            return remembered(canonical_json)
         from psycopg.types.json import Json  # the postgres extra
 
-        return remembered(Json)
+        return remembered(lambda v: Json(v, dumps=canonical_json))
     return lambda value: value
 
 

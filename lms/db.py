@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -202,8 +203,16 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {SQLITE_BEGIN.get()}")
 
 
+def canonical_json(value: Any) -> str:
+    """JSON columns are written canonically (sorted keys, no spaces, UTF-8 as is): the form
+    evidence lines digest (lms.evidence.binding.json_digest), so `lms ledger verify` can
+    check a stored value by hashing its text instead of parsing and re-encoding it."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the per-dialect settings Vern relies on."""
+    kwargs.setdefault("json_serializer", canonical_json)
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -469,7 +469,7 @@ def _attempt_agrees(values: tuple[Any, ...], entry: tuple[Any, ...], digest: _Js
         version_sha256,
     ) = values
     _, e_ref, e_at, e_course_key, e_version, _, e_language, e_score, _, evidence = entry
-    return (
+    if not (
         entry[0] is not None
         and ref == e_ref
         and submitted_at == e_at
@@ -479,19 +479,23 @@ def _attempt_agrees(values: tuple[Any, ...], entry: tuple[Any, ...], digest: _Js
         and score_percent == e_score
         and None not in (user_id, assignment_id, number, language, started_at)
         and passed in _BOOLEAN
-        and (
-            evidence is None
-            or (
-                _well_formed(evidence, 11)
-                and evidence
-                == f"user_id={user_id};assignment_id={assignment_id};number={number}"
-                f";language={language};served={digest(served)}"
-                f";answers={digest(answers)};started_at={started_at}"
-                f";submitted_at={_blank(submitted_at)}"
-                f";correct_count={_blank(correct_count)}"
-                f";score_percent={_blank(score_percent)};passed={_BOOLEAN[passed]}"
-            )
-        )
+    ):
+        return False
+    if evidence is None:
+        return True
+    if not _well_formed(evidence, 11):
+        return False
+    head = f"user_id={user_id};assignment_id={assignment_id};number={number};language={language}"
+    tail = (
+        f";started_at={started_at};submitted_at={_blank(submitted_at)}"
+        f";correct_count={_blank(correct_count)}"
+        f";score_percent={_blank(score_percent)};passed={_BOOLEAN[passed]}"
+    )
+    # The questions and answers hashed as stored first (canonical since Vern writes them so),
+    # then, for rows written before, parsed and encoded canonically.
+    stored = f"{head};served={digest.stored(served)};answers={digest.stored(answers)}{tail}"
+    return evidence == stored or evidence == (
+        f"{head};served={digest(served)};answers={digest(answers)}{tail}"
     )
 
 
@@ -524,6 +528,15 @@ class _JsonDigests:
 
     def __init__(self) -> None:
         self.known: dict[str, str] = {}
+
+    @staticmethod
+    def stored(value: Any) -> str:
+        """The sha256 of the text as stored: json_digest's own when the value was written
+        canonically (lms.db.canonical_json), as Vern writes them since. Equal to the digest
+        in an entry only if the text is the canonical JSON of the value the entry saw."""
+        if not isinstance(value, str):
+            return "-"  # parsed by the driver: no text to hash, never a digest
+        return hashlib.sha256(value.encode("utf-8")).hexdigest()
 
     def __call__(self, value: Any) -> str:
         if not isinstance(value, str):
