@@ -1228,8 +1228,11 @@ class RecordsCheck:
             return True  # its other entry comes later
         del self._waiting_signatures[record]
         values = slot[0]
-        if not _attestation_agrees(values, slot[1], slot[2], slot[3], self._digests):
-            return False
+        if (
+            not _attestation_agrees(values, slot[1], slot[2], slot[3], self._digests)
+            and _one_attestation(_signature_row(*slot)) is not None
+        ):
+            return False  # not only an erased person's emptied fields: the full comparison
         # Its completion entry is the one the cycle it signed for needs, if that cycle is that
         # person's, of that course, completed at the very time of signing (since the ledger).
         if (
@@ -1303,6 +1306,22 @@ class RecordsCheck:
             if self.session.scalar(select(model.id).where(model.id == number)) is None:
                 return Mismatch("ledger_entries", seq, "record", f"{record}: no such row")
         return None
+
+
+def _signature_row(
+    values: tuple[Any, ...],
+    entry: tuple[Any, ...],
+    completion: tuple[Any, ...],
+    personal: tuple[Any, ...] | None,
+) -> SimpleNamespace:
+    """A signature with its entries and personal copy as _attestation_problems' query joins
+    them, for _one_attestation: an erased person's signature is checked row by row."""
+    row = dict(zip(_ATTESTATION_FIELDS, values, strict=True))
+    row.update(zip((f"e_{name}" for name in ENTRY_COLUMNS), entry, strict=True))
+    row.update(zip((f"c_{name}" for name in ENTRY_COLUMNS), completion, strict=True))
+    kept = personal or (None,) * (1 + len(PERSONAL))
+    row.update(zip((f"p_{name}" for name in ("seq", *PERSONAL)), kept, strict=True))
+    return SimpleNamespace(**row)
 
 
 def _number(record: str, start: int) -> int:

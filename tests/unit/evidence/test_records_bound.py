@@ -93,6 +93,29 @@ def test_the_chain_s_own_pass_agrees_on_an_untouched_history_without_the_full_co
     assert check.result() is None
 
 
+def test_an_erased_person_s_signature_is_checked_row_by_row_in_the_chain_s_pass(
+    session: Session,
+    signed: Attestation,
+    learner: Learner,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    learner.user.active = False
+    learner.user.deactivated_at = now
+    session.flush()
+    erase_person(session, learner.user, now=now, actor_id=None, reason="test")
+    session.flush()
+
+    def full(_: Session) -> None:
+        raise AssertionError("one erased person sent the whole check to the full comparison")
+
+    monkeypatch.setattr(evidence_lines, "_verify_records_fully", full)
+    check = evidence_lines.RecordsCheck(session)
+    ledger.verify_chain(session, set(), observe=check.entry)
+    assert check.agreed
+    assert check.result() is None
+
+
 def test_the_chain_s_own_pass_names_what_the_full_comparison_names(
     session: Session, signed: Attestation
 ) -> None:
